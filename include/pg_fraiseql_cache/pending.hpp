@@ -1,0 +1,45 @@
+// The current top-level transaction's dirty (domain, tenant) pairs, kept in
+// backend memory until commit hands them to the worker.
+//
+// Domains are interned per backend into small local ids (the trigger caches
+// the id per relation), so recording a row hashes 20 bytes and never touches
+// a catalog or a lock.
+#pragma once
+
+#include <cstdint>
+
+#include "pg_fraiseql_cache/pair.hpp"
+#include "pg_fraiseql_cache/pair_set.hpp"
+
+namespace fraiseql_cache::pending {
+
+constexpr uint32_t kNoDomain = UINT32_MAX;
+// Set in a recorded domain id: every known tenant of the domain (TRUNCATE).
+constexpr uint32_t kWholeDomain = 1u << 31;
+
+// Local id of a domain name, interning it on first use. Returns kNoDomain
+// when memory ran out. Never throws.
+uint32_t intern_domain(const char *name, std::size_t len, bool global) noexcept;
+
+// The set for the current transaction; created by ensure_ready().
+extern PairSet *pairs;
+extern uint64_t rows_seen;
+
+// Creates the set and registers the transaction callbacks once per backend.
+// Returns false when memory ran out. Never throws.
+bool ensure_ready() noexcept;
+
+// Records a pair for the current transaction. Returns false when memory ran
+// out. Never throws. The caller has called ensure_ready().
+inline bool record(uint32_t local_domain, const TenantId &tenant) noexcept {
+    try {
+        pairs->add(local_domain, tenant);
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+inline bool any() { return pairs != nullptr && !pairs->empty(); }
+
+}  // namespace fraiseql_cache::pending

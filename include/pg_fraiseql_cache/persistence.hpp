@@ -1,0 +1,47 @@
+// The worker's SQL: fraiseql_cache.domain_version and worker_state.
+//
+// Every function runs inside a transaction opened with begin() and calls
+// PostgreSQL only through pg_call(), so an ERROR arrives as PgError.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "pg_fraiseql_cache/pair.hpp"
+
+namespace fraiseql_cache::persistence {
+
+struct VersionRow {
+    TenantId tenant;
+    DomainName domain;
+    uint64_t version;
+    int64_t last_modified;  // TimestampTz
+};
+
+struct WorkerStateRow {
+    uint64_t floor;
+    bool clean_shutdown;
+};
+
+void begin(const char *activity);
+void commit();
+
+// Whether CREATE EXTENSION pg_fraiseql_cache has run in this database.
+bool extension_present();
+
+WorkerStateRow read_state();
+void write_state(uint64_t floor, bool clean_shutdown);
+
+// After an unclean stop: every persisted version + 1.
+void raise_all();
+
+std::vector<VersionRow> read_versions();
+std::vector<DomainName> read_global_domains();
+// (tenant, domain) of every persisted pair in one of `domains`.
+std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains);
+
+// Persists new versions: each row's version becomes
+// max(persisted + 1, proposed). Returns what was stored.
+std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed);
+
+}  // namespace fraiseql_cache::persistence

@@ -1,0 +1,88 @@
+// The shared-memory segment: control block, hand-off ring, domain
+// dictionary and version table.
+//
+// Who writes what
+//   backends   ring slots they claimed, overflow_requested, stats counters
+//   worker     everything else: dictionary, version table, published,
+//              overflow_served, floor, loaded, worker identity
+//   readers    (current_version) read the dictionary and version table
+//              without locks; see domain_dict.hpp and version_table.hpp.
+//
+// Ordering
+//   The worker makes a batch durable first, then stores its versions in the
+//   table, then release-stores `published` (and `overflow_served`), then
+//   broadcasts publish_cv. A backend that acquire-loads published >= its
+//   last ring position therefore sees its versions in the table.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "pg_fraiseql_cache/domain_dict.hpp"
+#include "pg_fraiseql_cache/pg.hpp"
+#include "pg_fraiseql_cache/ring.hpp"
+#include "pg_fraiseql_cache/version_table.hpp"
+
+namespace fraiseql_cache {
+
+// Fixed bound of distinct domain names kept in shared memory.
+constexpr uint64_t kMaxDomains = 4096;
+
+struct Counters {
+    uint64_t rows_seen;          // trigger calls that recorded a row
+    uint64_t pairs_recorded;     // distinct pairs handed off at commit
+    uint64_t xacts_handed_off;   // committed transactions with pairs
+    uint64_t bumps;              // versions assigned
+    uint64_t batches;            // worker transactions that published
+    uint64_t ring_full_waits;    // commits that found the ring full
+    uint64_t overflows;          // commits that gave up and requested a reset
+    uint64_t resets;             // resets the worker performed
+    uint64_t wait_timeouts;      // read-your-writes waits that timed out
+    uint64_t spilled_pairs;      // pairs refused by a full shared-memory table
+    uint64_t table_reads;        // reads answered from domain_version
+    uint64_t notifies;           // notifications sent
+    uint64_t cascades;           // bumps that came from cascade rules
+    int64_t last_batch_lag_us;   // oldest commit to publication, last batch
+};
+static_assert(std::is_trivially_copyable_v<Counters>);
+
+struct SharedState {
+    uint32_t loaded;            // 1: versions are served from shared memory
+    uint32_t served_database;   // OID of the worker's database, 0 before it connects
+    int32_t worker_pid;         // 0 when no worker runs
+    int32_t worker_procno;      // its PGPROC number, for SetLatch
+    uint64_t published;         // every ring position below it is published
+    uint64_t overflow_requested;
+    uint64_t overflow_served;
+    uint64_t floor;             // version of a pair never bumped
+    uint32_t spilled;           // 1: some pairs live only in domain_version
+    uint32_t padding;
+    Counters counters;
+    ConditionVariable publish_cv;
+};
+
+struct Shared {
+    SharedState *state = nullptr;
+    Ring ring;
+    DomainDict domains;
+    VersionTable versions;
+};
+
+// Null fields until the segment is attached (never, without preloading).
+extern Shared shared;
+
+void install_shmem_hooks();
+bool shared_ready();
+
+// Raises a clear error unless the library was preloaded and this backend
+// is connected to the database the worker serves.
+void require_served_database();
+
+// Wakes the worker, if one runs. Never fails.
+void wake_worker();
+
+inline void count(uint64_t Counters::*field, uint64_t n = 1) {
+    atomics::fetch_add(&(shared.state->counters.*field), n);
+}
+
+}  // namespace fraiseql_cache

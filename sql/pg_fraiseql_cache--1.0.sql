@@ -1,0 +1,290 @@
+-- pg_fraiseql_cache 1.0
+\echo Use "CREATE EXTENSION pg_fraiseql_cache" to load this file. \quit
+
+-- Persisted versions. Written only by the background worker (never inside
+-- user transactions, so writers never wait on each other here).
+CREATE TABLE fraiseql_cache.domain_version (
+    tenant_id     uuid        NOT NULL,
+    domain        text        NOT NULL,
+    version       bigint      NOT NULL DEFAULT 0,
+    last_modified timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, domain),
+    CONSTRAINT domain_version_domain_check CHECK (octet_length(domain) BETWEEN 1 AND 63)
+);
+COMMENT ON TABLE fraiseql_cache.domain_version IS
+    'Current version of each (tenant, domain); tenant 00000000-0000-0000-0000-000000000000 is all tenants.';
+
+CREATE TABLE fraiseql_cache.cascade_rules (
+    source_domain text        NOT NULL,
+    target_domain text        NOT NULL,
+    rule_type     text        NOT NULL DEFAULT 'invalidate',
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_domain, target_domain),
+    CONSTRAINT cascade_rules_rule_type_check CHECK (rule_type IN ('invalidate', 'notify')),
+    CONSTRAINT cascade_rules_source_check CHECK (octet_length(source_domain) BETWEEN 1 AND 63),
+    CONSTRAINT cascade_rules_target_check CHECK (octet_length(target_domain) BETWEEN 1 AND 63)
+);
+COMMENT ON TABLE fraiseql_cache.cascade_rules IS
+    'A change in source_domain also bumps (invalidate) or announces (notify) target_domain for the same tenant.';
+
+-- Tables set up with setup_table_invalidation().
+CREATE TABLE fraiseql_cache.tracked_tables (
+    table_schema  name        NOT NULL,
+    table_name    name        NOT NULL,
+    domain        text        NOT NULL,
+    tenant_column name,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_schema, table_name),
+    CONSTRAINT tracked_tables_domain_check CHECK (octet_length(domain) BETWEEN 1 AND 63)
+);
+COMMENT ON COLUMN fraiseql_cache.tracked_tables.tenant_column IS 'NULL: a global domain (one version for all tenants)';
+
+-- The worker's own state: floor = version of a pair never bumped;
+-- clean_shutdown = the worker drained and stopped cleanly last time.
+CREATE TABLE fraiseql_cache.worker_state (
+    id             int     PRIMARY KEY CHECK (id = 1),
+    floor          bigint  NOT NULL DEFAULT 0,
+    clean_shutdown boolean NOT NULL DEFAULT true
+);
+INSERT INTO fraiseql_cache.worker_state (id, floor, clean_shutdown) VALUES (1, 0, true);
+
+-- Kept by pg_dump / pg_restore.
+SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.domain_version', '');
+SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.cascade_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.tracked_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.worker_state', '');
+
+CREATE FUNCTION fraiseql_cache.track_row()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'fraiseql_cache_track_row';
+
+CREATE FUNCTION fraiseql_cache.current_version(tenant uuid, domain text)
+RETURNS bigint
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_current_version';
+COMMENT ON FUNCTION fraiseql_cache.current_version(uuid, text) IS
+    'Current version of (tenant, domain), from shared memory; read it before reading the data it tags.';
+
+CREATE FUNCTION fraiseql_cache.current_versions(tenant uuid, domains text[])
+RETURNS bigint[]
+LANGUAGE C VOLATILE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_current_versions';
+COMMENT ON FUNCTION fraiseql_cache.current_versions(uuid, text[]) IS
+    'Current versions of (tenant, d) for each d in domains, in the same order.';
+
+CREATE FUNCTION fraiseql_cache._require_ready()
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_require_ready';
+
+-- Resolves a table name given as text the way the caller would: with the
+-- caller's search_path (unqualified names, quoted mixed-case names). Every
+-- other reference in its body is schema-qualified, which is why it alone
+-- carries no SET search_path.
+CREATE FUNCTION fraiseql_cache._resolve_table(table_name text)
+RETURNS regclass
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    rel regclass;
+BEGIN
+    IF table_name IS NULL OR table_name = '' THEN
+        RAISE EXCEPTION 'table name must not be NULL or empty'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the table as text, e.g. ''tv_contract'' or ''public.tv_contract''.';
+    END IF;
+    BEGIN
+        rel := pg_catalog.to_regclass(table_name);
+    EXCEPTION WHEN invalid_name OR syntax_error OR invalid_parameter_value OR name_too_long THEN
+        rel := NULL;
+    END;
+    IF rel IS NULL THEN
+        RAISE EXCEPTION 'table "%" does not exist', table_name
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Name an existing table, schema-qualified if it is not on the search_path; quote mixed-case names (''"MyTable"'').';
+    END IF;
+    RETURN rel;
+END
+$fn$;
+
+CREATE FUNCTION fraiseql_cache._drop_triggers(rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    trg name;
+BEGIN
+    FOR trg IN SELECT t.tgname FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = rel AND NOT t.tgisinternal AND t.tgparentid = 0
+                  AND t.tgname IN ('zz_fraiseql_cache_row', 'zz_fraiseql_cache_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', trg, rel);
+    END LOOP;
+END
+$fn$;
+
+CREATE FUNCTION fraiseql_cache.setup_table_invalidation(
+    table_name    text,
+    domain        text DEFAULT NULL,
+    tenant_column text DEFAULT 'tenant_id')
+RETURNS text
+LANGUAGE sql
+AS $fn$
+    SELECT fraiseql_cache._setup_table_invalidation(
+        fraiseql_cache._resolve_table(table_name), domain, tenant_column)
+$fn$;
+
+CREATE FUNCTION fraiseql_cache._setup_table_invalidation(
+    rel           regclass,
+    domain        text,
+    tenant_column text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    relkind   "char";
+    relpersistence "char";
+    is_partition boolean;
+    nsp       name;
+    rel_name  name;
+    dom       text := _setup_table_invalidation.domain;
+    col       name := _setup_table_invalidation.tenant_column;
+    col_type  oid;
+    col_arg   text;
+    expected_args text;
+BEGIN
+    PERFORM fraiseql_cache._require_ready();
+    SELECT c.relkind, c.relpersistence, c.relispartition, n.nspname, c.relname
+      INTO relkind, relpersistence, is_partition, nsp, rel_name
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = rel;
+    IF relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', rel
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Only ordinary and partitioned tables can be tracked; track the tables a view reads.';
+    END IF;
+    IF relpersistence = 't' THEN
+        RAISE EXCEPTION '"%" is a temporary table', rel
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Temporary tables are private to a session and cannot be tracked.';
+    END IF;
+    IF is_partition THEN
+        RAISE EXCEPTION '"%" is a partition', rel
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Set up the partitioned parent table; its partitions are tracked with it.';
+    END IF;
+    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = rel), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rel
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Run setup_table_invalidation() as the table''s owner.';
+    END IF;
+
+    IF dom IS NULL THEN
+        dom := pg_catalog.regexp_replace(rel_name, '^(tv_|tb_)', '');
+    END IF;
+    IF pg_catalog.octet_length(dom) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'cache domain "%" must be 1 to 63 bytes long', dom
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a shorter domain name as the second argument.';
+    END IF;
+
+    IF col IS NOT NULL THEN
+        SELECT a.atttypid INTO col_type
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF col_type IS NULL THEN
+            IF col = 'tenant_id' THEN
+                RAISE NOTICE 'table % has no column tenant_id: domain "%" is global (one version for all tenants)', rel, dom;
+                col := NULL;
+            ELSE
+                RAISE EXCEPTION 'column "%" of table % does not exist', col, rel
+                    USING ERRCODE = 'undefined_column',
+                          HINT = 'Pass the name of the table''s uuid tenant column, or NULL for a global domain.';
+            END IF;
+        ELSIF col_type <> 'uuid'::regtype THEN
+            RAISE EXCEPTION 'tenant column "%" of table % is of type %, not uuid', col, rel, col_type::regtype
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'The tenant column must be of type uuid; pass NULL for a global domain.';
+        END IF;
+    END IF;
+    col_arg := COALESCE(col::text, '');
+
+    -- Idempotent without locking writers out: when both triggers already
+    -- exist with these arguments and ENABLE ALWAYS, nothing is recreated
+    -- (CREATE TRIGGER would wait for, and block, every writer of the table).
+    expected_args := pg_catalog.encode(pg_catalog.convert_to(dom, 'UTF8'), 'escape') || '\000' ||
+                     pg_catalog.encode(pg_catalog.convert_to(col_arg, 'UTF8'), 'escape') || '\000';
+    IF (SELECT count(*) FROM pg_catalog.pg_trigger t
+         WHERE t.tgrelid = rel AND t.tgenabled = 'A'
+           AND t.tgname IN ('zz_fraiseql_cache_row', 'zz_fraiseql_cache_truncate')
+           AND pg_catalog.encode(t.tgargs, 'escape') = expected_args) <> 2 THEN
+        PERFORM fraiseql_cache._drop_triggers(rel);
+        -- BEFORE ROW: no after-trigger queue per row. Named to fire after the
+        -- table's other BEFORE triggers (alphabetical order), so it sees the
+        -- final tenant of the row.
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER zz_fraiseql_cache_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+            'FOR EACH ROW EXECUTE FUNCTION fraiseql_cache.track_row(%L, %L)', rel, dom, col_arg);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER zz_fraiseql_cache_truncate BEFORE TRUNCATE ON %s '
+            'FOR EACH STATEMENT EXECUTE FUNCTION fraiseql_cache.track_row(%L, %L)', rel, dom, col_arg);
+        -- ALWAYS: logical replication apply and session_replication_role =
+        -- replica still invalidate.
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_row', rel);
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_truncate', rel);
+    END IF;
+
+    INSERT INTO fraiseql_cache.tracked_tables AS t (table_schema, table_name, domain, tenant_column)
+    VALUES (nsp, rel_name, dom, col)
+    ON CONFLICT (table_schema, table_name) DO UPDATE
+       SET domain = EXCLUDED.domain, tenant_column = EXCLUDED.tenant_column
+     WHERE (t.domain, t.tenant_column) IS DISTINCT FROM (EXCLUDED.domain, EXCLUDED.tenant_column);
+
+    INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
+    VALUES ('00000000-0000-0000-0000-000000000000', dom,
+            fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', dom), now())
+    ON CONFLICT (tenant_id, domain) DO NOTHING;
+
+    RETURN pg_catalog.format('tracking %s as domain "%s" (%s)', rel, dom,
+        CASE WHEN col IS NULL THEN 'global: one version for all tenants'
+             ELSE pg_catalog.format('tenant column %s', col) END);
+END
+$fn$;
+COMMENT ON FUNCTION fraiseql_cache.setup_table_invalidation(text, text, text) IS
+    'Track a table: every committed change bumps (tenant, domain) once per transaction. Idempotent.';
+
+CREATE FUNCTION fraiseql_cache.remove_table_invalidation(table_name text)
+RETURNS text
+LANGUAGE sql
+AS $fn$
+    SELECT fraiseql_cache._remove_table_invalidation(fraiseql_cache._resolve_table(table_name))
+$fn$;
+
+CREATE FUNCTION fraiseql_cache._remove_table_invalidation(rel regclass)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n   int;
+BEGIN
+    IF NOT pg_catalog.pg_has_role((SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = rel), 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', rel
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Run remove_table_invalidation() as the table''s owner.';
+    END IF;
+    PERFORM fraiseql_cache._drop_triggers(rel);
+    DELETE FROM fraiseql_cache.tracked_tables t
+     USING pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+     WHERE c.oid = rel AND t.table_schema = ns.nspname AND t.table_name = c.relname;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RETURN pg_catalog.format('%s was not tracked', rel);
+    END IF;
+    RETURN pg_catalog.format('stopped tracking %s', rel);
+END
+$fn$;

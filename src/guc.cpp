@@ -1,0 +1,107 @@
+// Configuration parameters: definitions and validation.
+#include "pg_fraiseql_cache/guc.hpp"
+
+#include "pg_fraiseql_cache/pair.hpp"
+#include "pg_fraiseql_cache/pg.hpp"
+#include "pg_fraiseql_cache/ring.hpp"
+
+extern "C" {
+#include "utils/guc.h"
+}
+
+namespace fraiseql_cache {
+
+Settings settings = {};
+
+namespace {
+
+const struct config_enum_entry kNotifyFormats[] = {
+    {"object", int(NotifyFormat::kObject), false},
+    {"array", int(NotifyFormat::kArray), false},
+    {nullptr, 0, false},
+};
+
+bool check_ring_size(int *newval, void **, GucSource) {
+    if (!Ring::valid_capacity(uint64_t(*newval))) {
+        GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+        GUC_check_errdetail("fraiseql_cache.ring_size must be a power of two.");
+        GUC_check_errhint("Use 1024, 8192 or 65536, for example.");
+        return false;
+    }
+    return true;
+}
+
+bool check_channel(char **newval, void **, GucSource) {
+    size_t len = *newval != nullptr ? strlen(*newval) : 0;
+    if (len == 0 || len >= NAMEDATALEN - strlen("_heartbeat")) {
+        GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+        GUC_check_errdetail("fraiseql_cache.notify_channel must be 1 to %d bytes long.",
+                            int(NAMEDATALEN - 1 - strlen("_heartbeat")));
+        GUC_check_errhint("The default is cache_invalidation.");
+        return false;
+    }
+    return true;
+}
+
+bool check_database(char **newval, void **, GucSource) {
+    size_t len = *newval != nullptr ? strlen(*newval) : 0;
+    if (len == 0 || len >= NAMEDATALEN) {
+        GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+        GUC_check_errdetail("fraiseql_cache.database must name a database.");
+        GUC_check_errhint("Set it to the database whose tables are tracked.");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+void define_settings() {
+    DefineCustomStringVariable(
+        "fraiseql_cache.database", "Database whose tracked tables the worker serves.", nullptr,
+        &settings.database, "postgres", PGC_POSTMASTER, 0, check_database, nullptr, nullptr);
+    DefineCustomIntVariable("fraiseql_cache.max_entries",
+                            "Number of (tenant, domain) versions kept in shared memory.",
+                            "Pairs beyond it are answered from fraiseql_cache.domain_version.",
+                            &settings.max_entries, 65536, 1024, 16 * 1024 * 1024, PGC_POSTMASTER,
+                            0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("fraiseql_cache.ring_size",
+                            "Slots of the shared-memory ring that carries commits to the worker.",
+                            "A power of two; one slot holds one (tenant, domain) pair.",
+                            &settings.ring_size, 8192, 16, 1 << 22, PGC_POSTMASTER, 0,
+                            check_ring_size, nullptr, nullptr);
+    DefineCustomStringVariable("fraiseql_cache.notify_channel",
+                               "NOTIFY channel on which new versions are announced.", nullptr,
+                               &settings.notify_channel, "cache_invalidation", PGC_SIGHUP, 0,
+                               check_channel, nullptr, nullptr);
+    DefineCustomEnumVariable("fraiseql_cache.notify_format",
+                             "Payload format: one object per pair, or arrays of objects.", nullptr,
+                             &settings.notify_format, int(NotifyFormat::kObject), kNotifyFormats,
+                             PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("fraiseql_cache.notify", "Announce new versions with NOTIFY.",
+                             nullptr, &settings.notify, true, PGC_SIGHUP, 0, nullptr, nullptr,
+                             nullptr);
+    DefineCustomBoolVariable("fraiseql_cache.wait_for_bump",
+                             "COMMIT returns only once its bumps are visible to every session.",
+                             nullptr, &settings.wait_for_bump, true, PGC_USERSET, 0, nullptr,
+                             nullptr, nullptr);
+    DefineCustomIntVariable("fraiseql_cache.wait_timeout_ms",
+                            "Longest wait at COMMIT for the worker to publish its bumps.", nullptr,
+                            &settings.wait_timeout_ms, 1000, 0, 60000, PGC_USERSET, GUC_UNIT_MS,
+                            nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("fraiseql_cache.enabled",
+                             "Record changes to tracked tables (off: writes bump nothing).",
+                             nullptr, &settings.enabled, true, PGC_SUSET, 0, nullptr, nullptr,
+                             nullptr);
+    DefineCustomIntVariable("fraiseql_cache.heartbeat_ms",
+                            "Interval of the worker's heartbeat notification (0 = off).", nullptr,
+                            &settings.heartbeat_ms, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+                            nullptr, nullptr, nullptr);
+#if PG_VERSION_NUM >= 150000
+    MarkGUCPrefixReserved("fraiseql_cache");
+#else
+    EmitWarningsOnPlaceholders("fraiseql_cache");
+#endif
+}
+
+}  // namespace fraiseql_cache

@@ -1,0 +1,43 @@
+// Module entry: PG_MODULE_MAGIC and _PG_init.
+#include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/pg.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/worker.hpp"
+
+#include <cstdio>
+
+extern "C" {
+#include "postmaster/bgworker.h"
+}
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+}
+
+namespace fraiseql_cache {
+
+void register_worker() {
+    BackgroundWorker worker = {};
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 1;
+    std::snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_fraiseql_cache");
+    std::snprintf(worker.bgw_function_name, BGW_MAXLEN, "fraiseql_cache_worker_main");
+    std::snprintf(worker.bgw_name, BGW_MAXLEN, "fraiseql_cache worker");
+    std::snprintf(worker.bgw_type, BGW_MAXLEN, "fraiseql_cache worker");
+    RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace fraiseql_cache
+
+// Without shared_preload_libraries only the parameters exist; every function
+// then reports that the library must be preloaded.
+void _PG_init(void) {
+    fraiseql_cache::define_settings();
+    if (!process_shared_preload_libraries_in_progress)
+        return;
+    fraiseql_cache::install_shmem_hooks();
+    fraiseql_cache::register_worker();
+}

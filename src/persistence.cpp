@@ -1,0 +1,194 @@
+// The worker's SQL against fraiseql_cache.domain_version / worker_state.
+#include "pg_fraiseql_cache/persistence.hpp"
+
+#include "pg_fraiseql_cache/boundary.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/snapmgr.h"
+}
+
+namespace fraiseql_cache::persistence {
+namespace {
+
+void check(int rc, int expected, const char *sql) {
+    if (rc != expected)
+        elog(ERROR, "pg_fraiseql_cache: SPI_execute failed (%d): %s", rc, sql);
+}
+
+// Copies one (tenant, domain[, version, last_modified]) result row.
+void copy_row(HeapTuple tuple, TupleDesc desc, VersionRow *out) {
+    bool isnull = false;
+    *out = VersionRow{};
+    Datum tenant = SPI_getbinval(tuple, desc, 1, &isnull);
+    if (!isnull)
+        memcpy(out->tenant.bytes, DatumGetUUIDP(tenant)->data, sizeof out->tenant.bytes);
+    Datum domain = SPI_getbinval(tuple, desc, 2, &isnull);
+    if (!isnull) {
+        text *t = DatumGetTextPP(domain);
+        DomainName::from(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &out->domain);
+    }
+    if (desc->natts >= 3) {
+        Datum version = SPI_getbinval(tuple, desc, 3, &isnull);
+        out->version = isnull ? 0 : uint64_t(DatumGetInt64(version));
+    }
+    if (desc->natts >= 4) {
+        Datum modified = SPI_getbinval(tuple, desc, 4, &isnull);
+        out->last_modified = isnull ? 0 : DatumGetTimestampTz(modified);
+    }
+}
+
+// Runs a query returning (tenant, domain[, version, last_modified]) rows.
+std::vector<VersionRow> query_rows(const char *sql, int nargs, Oid *types, Datum *values,
+                                   int expected) {
+    uint64_t n = pg_call([&] {
+        int rc = nargs == 0 ? SPI_execute(sql, false, 0)
+                            : SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+        check(rc, expected, sql);
+        return uint64_t(SPI_processed);
+    });
+    std::vector<VersionRow> rows(n);
+    pg_call([&] {
+        for (uint64_t i = 0; i < n; i++)
+            copy_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, &rows[i]);
+    });
+    return rows;
+}
+
+Datum text_array(const VersionRow *rows, std::size_t n) {
+    Datum *items = static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1)));
+    for (std::size_t i = 0; i < n; i++)
+        items[i] = PointerGetDatum(cstring_to_text_with_len(rows[i].domain.bytes,
+                                                             int(rows[i].domain.length())));
+    return PointerGetDatum(construct_array(items, int(n), TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+}  // namespace
+
+void begin(const char *activity) {
+    pg_call([&] {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
+        PushActiveSnapshot(GetTransactionSnapshot());
+        pgstat_report_activity(STATE_RUNNING, activity);
+    });
+}
+
+void commit() {
+    pg_call([&] {
+        SPI_finish();
+        PopActiveSnapshot();
+        CommitTransactionCommand();
+        pgstat_report_stat(false);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+    });
+}
+
+bool extension_present() {
+    return pg_call([&] { return get_extension_oid("pg_fraiseql_cache", true) != InvalidOid; });
+}
+
+WorkerStateRow read_state() {
+    return pg_call([&] {
+        const char *sql =
+            "SELECT floor, clean_shutdown FROM fraiseql_cache.worker_state WHERE id = 1";
+        check(SPI_execute(sql, false, 0), SPI_OK_SELECT, sql);
+        WorkerStateRow row{0, true};
+        if (SPI_processed == 1) {
+            bool isnull = false;
+            row.floor = uint64_t(DatumGetInt64(
+                SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
+            row.clean_shutdown = DatumGetBool(
+                SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+        }
+        return row;
+    });
+}
+
+void write_state(uint64_t floor, bool clean_shutdown) {
+    pg_call([&] {
+        const char *sql =
+            "INSERT INTO fraiseql_cache.worker_state (id, floor, clean_shutdown) "
+            "VALUES (1, $1, $2) ON CONFLICT (id) DO UPDATE "
+            "SET floor = EXCLUDED.floor, clean_shutdown = EXCLUDED.clean_shutdown";
+        Oid types[2] = {INT8OID, BOOLOID};
+        Datum values[2] = {Int64GetDatum(int64_t(floor)), BoolGetDatum(clean_shutdown)};
+        check(SPI_execute_with_args(sql, 2, types, values, nullptr, false, 0), SPI_OK_INSERT,
+              sql);
+    });
+}
+
+void raise_all() {
+    pg_call([&] {
+        const char *sql = "UPDATE fraiseql_cache.domain_version "
+                          "SET version = version + 1, last_modified = now()";
+        check(SPI_execute(sql, false, 0), SPI_OK_UPDATE, sql);
+    });
+}
+
+std::vector<VersionRow> read_versions() {
+    return query_rows("SELECT tenant_id, domain, version, last_modified "
+                      "FROM fraiseql_cache.domain_version",
+                      0, nullptr, nullptr, SPI_OK_SELECT);
+}
+
+std::vector<DomainName> read_global_domains() {
+    std::vector<VersionRow> rows =
+        query_rows("SELECT NULL::uuid, domain FROM fraiseql_cache.tracked_tables "
+                   "WHERE tenant_column IS NULL GROUP BY domain",
+                   0, nullptr, nullptr, SPI_OK_SELECT);
+    std::vector<DomainName> out;
+    out.reserve(rows.size());
+    for (const VersionRow &r : rows)
+        out.push_back(r.domain);
+    return out;
+}
+
+std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains) {
+    std::vector<VersionRow> as_rows(domains.size());
+    for (std::size_t i = 0; i < domains.size(); i++)
+        as_rows[i].domain = domains[i];
+    Oid types[1] = {TEXTARRAYOID};
+    Datum values[1];
+    pg_call([&] { values[0] = text_array(as_rows.data(), as_rows.size()); });
+    return query_rows("SELECT tenant_id, domain FROM fraiseql_cache.domain_version "
+                      "WHERE domain = ANY ($1)",
+                      1, types, values, SPI_OK_SELECT);
+}
+
+std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed) {
+    const std::size_t n = proposed.size();
+    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+    Datum values[3];
+    pg_call([&] {
+        Datum *tenants = static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1)));
+        Datum *versions = static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1)));
+        for (std::size_t i = 0; i < n; i++) {
+            auto *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+            memcpy(u->data, proposed[i].tenant.bytes, UUID_LEN);
+            tenants[i] = UUIDPGetDatum(u);
+            versions[i] = Int64GetDatum(int64_t(proposed[i].version));
+        }
+        values[0] = PointerGetDatum(
+            construct_array(tenants, int(n), UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+        values[1] = text_array(proposed.data(), n);
+        values[2] = PointerGetDatum(
+            construct_array(versions, int(n), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    });
+    return query_rows(
+        "INSERT INTO fraiseql_cache.domain_version AS dv "
+        "  (tenant_id, domain, version, last_modified) "
+        "SELECT t, d, v, now() FROM unnest($1, $2, $3) AS u(t, d, v) "
+        "ON CONFLICT (tenant_id, domain) DO UPDATE "
+        "SET version = GREATEST(dv.version + 1, EXCLUDED.version), "
+        "    last_modified = EXCLUDED.last_modified "
+        "RETURNING tenant_id, domain, version, last_modified",
+        3, types, values, SPI_OK_INSERT_RETURNING);
+}
+
+}  // namespace fraiseql_cache::persistence

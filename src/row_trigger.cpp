@@ -1,0 +1,184 @@
+// The row trigger: records (domain, tenant) for every changed row, and the
+// statement trigger for TRUNCATE.
+//
+// This is the hottest code in the product. Per row it does: one comparison
+// against the last trigger seen (else a dynahash lookup), heap_getattr of a
+// cached attribute number, and an insert into the transaction's pair set
+// (which first compares with the last pair). No catalog access, no lock, no
+// allocation once the set has grown to the transaction's size.
+//
+// Trigger arguments: (domain, tenant column). A missing or empty tenant
+// column makes the domain global. Cached per trigger OID: a partition has its
+// own clone of the trigger (and maybe its own attribute number for the same
+// column name); a relcache invalidation of the relation drops its entries.
+#include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/pending.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
+
+extern "C" {
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace fraiseql_cache {
+namespace {
+
+struct TriggerTarget {
+    Oid trigger_oid;  // hash key
+    Oid relation;
+    uint32_t domain;  // local id, see pending.hpp
+    AttrNumber tenant_attnum;  // InvalidAttrNumber: global domain
+};
+
+HTAB *targets = nullptr;
+TriggerTarget *last_target = nullptr;
+
+void forget_relation(Datum, Oid relid) {
+    last_target = nullptr;
+    if (targets == nullptr)
+        return;
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, targets);
+    while (auto *t = static_cast<TriggerTarget *>(hash_seq_search(&scan))) {
+        if (relid == InvalidOid || t->relation == relid)
+            hash_search(targets, &t->trigger_oid, HASH_REMOVE, nullptr);
+    }
+}
+
+void out_of_memory() {
+    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"),
+                    errdetail("pg_fraiseql_cache could not record a changed row.")));
+}
+
+// Builds the cache entry for a trigger on first use. Plain C-style code: it
+// may raise errors, and owns nothing a longjmp could leak.
+TriggerTarget *build_target(TriggerData *td) {
+    require_served_database();
+    Trigger *trigger = td->tg_trigger;
+    Relation rel = td->tg_relation;
+    if (trigger->tgnargs < 1 || trigger->tgnargs > 2)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("trigger \"%s\" on \"%s\" has malformed arguments", trigger->tgname,
+                               RelationGetRelationName(rel)),
+                        errhint("Run fraiseql_cache.setup_table_invalidation() for the table "
+                                "again.")));
+    const char *domain = trigger->tgargs[0];
+    size_t domain_len = strlen(domain);
+    if (domain_len == 0 || domain_len > kDomainMaxBytes)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cache domain \"%s\" must be 1 to %d bytes long", domain,
+                               int(kDomainMaxBytes)),
+                        errhint("Run fraiseql_cache.setup_table_invalidation() with a valid "
+                                "domain.")));
+    AttrNumber attnum = InvalidAttrNumber;
+    if (trigger->tgnargs == 2 && trigger->tgargs[1][0] != '\0') {
+        const char *column = trigger->tgargs[1];
+        attnum = get_attnum(RelationGetRelid(rel), column);
+        if (attnum == InvalidAttrNumber)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
+                            errmsg("tenant column \"%s\" of relation \"%s\" does not exist",
+                                   column, RelationGetRelationName(rel)),
+                            errhint("Run fraiseql_cache.setup_table_invalidation() for the table "
+                                    "again.")));
+        if (TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != UUIDOID)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("tenant column \"%s\" of relation \"%s\" is not of type uuid",
+                                   column, RelationGetRelationName(rel)),
+                            errhint("Run fraiseql_cache.setup_table_invalidation() for the table "
+                                    "again.")));
+    }
+    uint32_t local_domain =
+        pending::intern_domain(domain, domain_len, attnum == InvalidAttrNumber);
+    if (local_domain == pending::kNoDomain || !pending::ensure_ready())
+        out_of_memory();
+
+    if (targets == nullptr) {
+        HASHCTL ctl = {};
+        ctl.keysize = sizeof(Oid);
+        ctl.entrysize = sizeof(TriggerTarget);
+        ctl.hcxt = CacheMemoryContext;
+        targets = hash_create("fraiseql_cache trigger targets", 64, &ctl,
+                              HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+        CacheRegisterRelcacheCallback(forget_relation, Datum(0));
+    }
+    bool found = false;
+    auto *t = static_cast<TriggerTarget *>(
+        hash_search(targets, &trigger->tgoid, HASH_ENTER, &found));
+    t->relation = RelationGetRelid(rel);
+    t->domain = local_domain;
+    t->tenant_attnum = attnum;
+    return t;
+}
+
+inline TriggerTarget *target_for(TriggerData *td) {
+    Oid tgoid = td->tg_trigger->tgoid;
+    if (likely(last_target != nullptr && last_target->trigger_oid == tgoid))
+        return last_target;
+    TriggerTarget *t = nullptr;
+    if (targets != nullptr)
+        t = static_cast<TriggerTarget *>(hash_search(targets, &tgoid, HASH_FIND, nullptr));
+    if (t == nullptr)
+        t = build_target(td);
+    last_target = t;
+    return t;
+}
+
+inline TenantId tenant_of(const TriggerTarget *t, HeapTuple tuple, TupleDesc desc) {
+    TenantId tenant = TenantId::all();
+    if (t->tenant_attnum == InvalidAttrNumber)
+        return tenant;
+    bool isnull = false;
+    Datum d = heap_getattr(tuple, t->tenant_attnum, desc, &isnull);
+    // A row without a tenant belongs to no tenant: only the all-tenants
+    // pair, which every bump of the domain moves anyway.
+    if (!isnull)
+        memcpy(tenant.bytes, DatumGetUUIDP(d)->data, sizeof tenant.bytes);
+    return tenant;
+}
+
+}  // namespace
+}  // namespace fraiseql_cache
+
+using namespace fraiseql_cache;
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(fraiseql_cache_track_row);
+
+Datum fraiseql_cache_track_row(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("fraiseql_cache.track_row() must be called as a trigger")));
+    auto *td = reinterpret_cast<TriggerData *>(fcinfo->context);
+    TriggerEvent event = td->tg_event;
+
+    HeapTuple result = nullptr;
+    if (TRIGGER_FIRED_FOR_ROW(event))
+        result = TRIGGER_FIRED_BY_UPDATE(event) ? td->tg_newtuple : td->tg_trigtuple;
+    if (!settings.enabled)
+        return PointerGetDatum(result);
+
+    TriggerTarget *t = target_for(td);
+    if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
+        // The whole domain: the all-tenants pair, which the worker widens
+        // to every known tenant of the domain.
+        if (!pending::record(t->domain | pending::kWholeDomain, TenantId::all()))
+            fraiseql_cache::out_of_memory();
+        return PointerGetDatum(nullptr);
+    }
+    if (!TRIGGER_FIRED_FOR_ROW(event))
+        return PointerGetDatum(nullptr);
+
+    TupleDesc desc = RelationGetDescr(td->tg_relation);
+    bool ok = pending::record(t->domain, tenant_of(t, td->tg_trigtuple, desc));
+    if (TRIGGER_FIRED_BY_UPDATE(event) && t->tenant_attnum != InvalidAttrNumber)
+        ok = pending::record(t->domain, tenant_of(t, td->tg_newtuple, desc)) && ok;
+    if (unlikely(!ok))
+        fraiseql_cache::out_of_memory();
+    pending::rows_seen++;
+    return PointerGetDatum(result);
+}
+
+}  // extern "C"

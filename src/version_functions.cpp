@@ -1,0 +1,150 @@
+// SQL functions that read versions: current_version(), current_versions().
+//
+// The fast path is a lock-free read of the shared-memory dictionary and
+// version table. Until the worker has loaded them after a start, on a hot
+// standby (where the replayed table is never ahead of the replayed data),
+// and for pairs that did not fit in shared memory, the answer comes from
+// fraiseql_cache.domain_version instead.
+#include "pg_fraiseql_cache/boundary.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+}
+
+namespace fraiseql_cache {
+namespace {
+
+uint64_t version_from_table(const TenantId &tenant, const char *domain, std::size_t len) {
+    count(&Counters::table_reads);
+    return pg_call([&] {
+        static const char *sql =
+            "SELECT coalesce("
+            "  (SELECT dv.version FROM fraiseql_cache.domain_version dv"
+            "    WHERE dv.domain = $2 AND dv.tenant_id = CASE WHEN EXISTS ("
+            "      SELECT 1 FROM fraiseql_cache.tracked_tables tt"
+            "       WHERE tt.domain = $2 AND tt.tenant_column IS NULL)"
+            "      THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE $1 END),"
+            "  (SELECT ws.floor FROM fraiseql_cache.worker_state ws WHERE ws.id = 1),"
+            "  0)";
+        pg_uuid_t u;
+        memcpy(u.data, tenant.bytes, UUID_LEN);
+        Oid types[2] = {UUIDOID, TEXTOID};
+        Datum values[2] = {UUIDPGetDatum(&u),
+                           PointerGetDatum(cstring_to_text_with_len(domain, int(len)))};
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
+        if (SPI_execute_with_args(sql, 2, types, values, nullptr, true, 1) != SPI_OK_SELECT ||
+            SPI_processed != 1)
+            elog(ERROR, "pg_fraiseql_cache: reading domain_version failed");
+        bool isnull = false;
+        int64 v = DatumGetInt64(
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        SPI_finish();
+        return uint64_t(v);
+    });
+}
+
+void check_domain(const char *domain, std::size_t len) {
+    if (len == 0 || len > kDomainMaxBytes)
+        throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                       "cache domain must be 1 to 63 bytes long",
+                       "Domains are names such as 'contract'; see "
+                       "fraiseql_cache.v_invalidation_status.",
+                       "The domain given is " + std::to_string(len) + " bytes long.");
+    (void)domain;
+}
+
+uint64_t read_version(const TenantId &requested, const char *domain, std::size_t len) {
+    check_domain(domain, len);
+    SharedState *st = shared.state;
+    if (!atomics::load_acquire(&st->loaded) || RecoveryInProgress())
+        return version_from_table(requested, domain, len);
+    int32_t id = shared.domains.find(domain, len);
+    if (id == DomainDict::kNotFound) {
+        if (shared.domains.full() || atomics::load_acquire(&st->spilled))
+            return version_from_table(requested, domain, len);
+        return atomics::load_acquire(&st->floor);
+    }
+    TenantId tenant = (shared.domains.flags(id) & kDomainGlobal) ? TenantId::all() : requested;
+    uint64_t version = 0;
+    if (shared.versions.lookup(uint32_t(id), tenant, &version))
+        return version;
+    if (atomics::load_acquire(&st->spilled))
+        return version_from_table(requested, domain, len);
+    return atomics::load_acquire(&st->floor);
+}
+
+TenantId tenant_arg(FunctionCallInfo fcinfo, int n) {
+    if (PG_ARGISNULL(n))
+        throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "tenant must not be NULL",
+                       "Pass '00000000-0000-0000-0000-000000000000' for the all-tenants "
+                       "version.");
+    TenantId t;
+    memcpy(t.bytes, PG_GETARG_UUID_P(n)->data, sizeof t.bytes);
+    return t;
+}
+
+}  // namespace
+}  // namespace fraiseql_cache
+
+using namespace fraiseql_cache;
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(fraiseql_cache_current_version);
+PG_FUNCTION_INFO_V1(fraiseql_cache_current_versions);
+PG_FUNCTION_INFO_V1(fraiseql_cache_require_ready);
+
+Datum fraiseql_cache_current_version(PG_FUNCTION_ARGS) {
+    require_served_database();
+    return guarded([&] {
+        TenantId tenant = tenant_arg(fcinfo, 0);
+        if (PG_ARGISNULL(1))
+            throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "domain must not be NULL",
+                           "Pass a domain name such as 'contract'.");
+        text *domain = PG_GETARG_TEXT_PP(1);
+        uint64_t v = read_version(tenant, VARDATA_ANY(domain), VARSIZE_ANY_EXHDR(domain));
+        return Int64GetDatum(int64_t(v));
+    });
+}
+
+Datum fraiseql_cache_current_versions(PG_FUNCTION_ARGS) {
+    require_served_database();
+    return guarded([&] {
+        TenantId tenant = tenant_arg(fcinfo, 0);
+        if (PG_ARGISNULL(1))
+            throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "domains must not be NULL",
+                           "Pass an array of domain names such as ARRAY['contract'].");
+        ArrayType *array = PG_GETARG_ARRAYTYPE_P(1);
+        Datum *items = nullptr;
+        bool *nulls = nullptr;
+        int n = 0;
+        pg_call([&] {
+            deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &items, &nulls, &n);
+        });
+        Datum *out = static_cast<Datum *>(pg_call([&] { return palloc(sizeof(Datum) * (n ? n : 1)); }));
+        for (int i = 0; i < n; i++) {
+            if (nulls[i])
+                throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "domains must not contain NULL",
+                               "Remove the NULL element from the array.");
+            text *d = reinterpret_cast<text *>(pg_call([&] { return PG_DETOAST_DATUM_PACKED(items[i]); }));
+            out[i] = Int64GetDatum(int64_t(read_version(tenant, VARDATA_ANY(d), VARSIZE_ANY_EXHDR(d))));
+        }
+        ArrayType *result = pg_call([&] {
+            return construct_array(out, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+        });
+        return PointerGetDatum(result);
+    });
+}
+
+// Raises the preload / served-database error, for the PL/pgSQL functions.
+Datum fraiseql_cache_require_ready(PG_FUNCTION_ARGS) {
+    require_served_database();
+    PG_RETURN_VOID();
+}
+
+}  // extern "C"

@@ -1,0 +1,312 @@
+// The background worker: drains the ring, assigns versions, persists them,
+// then publishes them to shared memory.
+//
+// Ordering, and why versions are never reused (I3): a batch is persisted with
+// a synchronous commit *before* any of its versions is published, so
+// shared memory never runs ahead of what is durable. After an unclean stop
+// (worker_state.clean_shutdown is false) the worker raises every persisted
+// version and the floor by one before serving: that both moves every pair
+// past anything a client could have seen and stands in for the bumps that
+// were in the lost ring (I2). A clean shutdown drains the ring and records
+// clean_shutdown = true, so a restart bumps nothing.
+//
+// Ring positions are released only after publication: if the worker dies
+// with an ERROR (exit 1, restarted by the postmaster, shared memory intact)
+// its unfinished batch is still in the ring.
+#include <vector>
+
+#include "pg_fraiseql_cache/boundary.hpp"
+#include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/pair_set.hpp"
+#include "pg_fraiseql_cache/persistence.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/worker.hpp"
+
+extern "C" {
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "utils/guc.h"
+#include "utils/wait_event.h"
+}
+
+namespace fraiseql_cache {
+namespace {
+
+// Largest number of ring slots taken into one worker transaction.
+constexpr uint64_t kMaxBatchSlots = 65536;
+// Domain ids above this name a domain the full dictionary could not take.
+constexpr uint32_t kSpillDomain = 1u << 31;
+
+class Worker {
+  public:
+    void run();
+
+  private:
+    bool load();
+    bool step();
+    void mark_unclean_once();
+    void discard_ring();
+    uint32_t domain_id(const DomainName &name);
+    const DomainName &domain_name(uint32_t id) const;
+    uint64_t current_version(uint32_t id, const TenantId &tenant) const;
+    void publish(const std::vector<persistence::VersionRow> &rows);
+    void finish_batch(uint64_t end, uint64_t overflow_seen);
+
+    SharedState *state_ = shared.state;
+    std::vector<DomainName> spilled_names_;
+    bool marked_unclean_ = false;
+};
+
+void Worker::run() {
+    while (!ShutdownRequestPending) {
+        ResetLatch(MyLatch);
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            pg_call([] { ProcessConfigFile(PGC_SIGHUP); });
+        }
+        bool more = step();
+        if (!more)
+            pg_call([] {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L,
+                                PG_WAIT_EXTENSION);
+            });
+        pg_call([] { CHECK_FOR_INTERRUPTS(); });
+    }
+    // Final flush: publish everything committed so far, then record the
+    // clean shutdown so the next start bumps nothing.
+    while (step()) {
+    }
+    if (atomics::load_acquire(&state_->loaded)) {
+        persistence::begin("fraiseql_cache: clean shutdown");
+        bool present = persistence::extension_present();
+        if (present)
+            persistence::write_state(atomics::load_acquire(&state_->floor), true);
+        persistence::commit();
+    }
+}
+
+uint32_t Worker::domain_id(const DomainName &name) {
+    int32_t id = shared.domains.find_or_insert(name.bytes, name.length());
+    if (id != DomainDict::kNotFound)
+        return uint32_t(id);
+    for (std::size_t i = 0; i < spilled_names_.size(); i++)
+        if (spilled_names_[i].equals(name.bytes, name.length()))
+            return kSpillDomain | uint32_t(i);
+    spilled_names_.push_back(name);
+    return kSpillDomain | uint32_t(spilled_names_.size() - 1);
+}
+
+const DomainName &Worker::domain_name(uint32_t id) const {
+    if (id & kSpillDomain)
+        return spilled_names_[id & ~kSpillDomain];
+    return shared.domains.name(int32_t(id));
+}
+
+uint64_t Worker::current_version(uint32_t id, const TenantId &tenant) const {
+    uint64_t v = 0;
+    if (!(id & kSpillDomain) && shared.versions.lookup(id, tenant, &v))
+        return v;
+    return atomics::load_acquire(&state_->floor);
+}
+
+void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
+    uint64_t refused = 0;
+    for (const persistence::VersionRow &r : rows) {
+        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
+        if (id == DomainDict::kNotFound ||
+            !shared.versions.store(uint32_t(id), r.tenant, r.version, r.last_modified))
+            refused++;
+    }
+    if (refused > 0) {
+        // Readers that miss in shared memory now consult domain_version.
+        atomics::store_release(&state_->spilled, 1u);
+        count(&Counters::spilled_pairs, refused);
+        ereport(WARNING,
+                (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                 errmsg("pg_fraiseql_cache: %llu versions did not fit in shared memory",
+                        (unsigned long long)refused),
+                 errdetail("They are answered from fraiseql_cache.domain_version, more slowly."),
+                 errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
+                         settings.max_entries)));
+    }
+    count(&Counters::bumps, rows.size());
+}
+
+void Worker::finish_batch(uint64_t end, uint64_t overflow_seen) {
+    shared.ring.release(end);
+    // Release stores: a backend that sees these values also sees the
+    // versions stored above (see shared_state.hpp).
+    atomics::store_release(&state_->published, end);
+    atomics::store_release(&state_->overflow_served, overflow_seen);
+    ConditionVariableBroadcast(&state_->publish_cv);
+}
+
+// Ring contents with nowhere to go (the extension is not installed here).
+void Worker::discard_ring() {
+    uint64_t end = shared.ring.tail();
+    RingSlot slot;
+    while (shared.ring.read(end, &slot))
+        end++;
+    finish_batch(end, atomics::load_acquire(&state_->overflow_requested));
+}
+
+bool Worker::load() {
+    persistence::begin("fraiseql_cache: loading versions");
+    if (!persistence::extension_present()) {
+        persistence::commit();
+        discard_ring();
+        return false;
+    }
+    persistence::WorkerStateRow st = persistence::read_state();
+    if (!st.clean_shutdown) {
+        persistence::raise_all();
+        st.floor += 1;
+        count(&Counters::resets);
+        ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version raised "
+                             "by one")));
+    }
+    persistence::write_state(st.floor, false);
+    std::vector<persistence::VersionRow> rows = persistence::read_versions();
+    std::vector<DomainName> globals = persistence::read_global_domains();
+    persistence::commit();
+    marked_unclean_ = true;
+
+    atomics::store_release(&state_->floor, st.floor);
+    for (const persistence::VersionRow &r : rows)
+        domain_id(r.domain);
+    for (const DomainName &g : globals) {
+        uint32_t id = domain_id(g);
+        if (!(id & kSpillDomain))
+            shared.domains.set_flags(int32_t(id), kDomainGlobal);
+    }
+    publish(rows);
+    atomics::store_release(&state_->loaded, 1u);
+    ConditionVariableBroadcast(&state_->publish_cv);
+    return true;
+}
+
+// A worker restarted on intact shared memory (it exited with an error, or
+// was terminated alone) is running again: a crash from now on is unclean.
+void Worker::mark_unclean_once() {
+    if (marked_unclean_)
+        return;
+    persistence::begin("fraiseql_cache: starting");
+    if (persistence::extension_present())
+        persistence::write_state(atomics::load_acquire(&state_->floor), false);
+    persistence::commit();
+    marked_unclean_ = true;
+}
+
+bool Worker::step() {
+    if (!atomics::load_acquire(&state_->loaded)) {
+        if (!load())
+            return false;
+    } else {
+        mark_unclean_once();
+    }
+
+    const uint64_t start = shared.ring.tail();
+    const uint64_t overflow_seen = atomics::load_acquire(&state_->overflow_requested);
+    const bool reset = overflow_seen > atomics::load_acquire(&state_->overflow_served);
+
+    PairSet batch(1024);
+    std::vector<DomainName> whole_domains;
+    std::vector<uint32_t> global_ids;
+    uint64_t end = start;
+    RingSlot slot;
+    while (end - start < kMaxBatchSlots && shared.ring.read(end, &slot)) {
+        end++;
+        if (slot.database != MyDatabaseId)
+            continue;
+        uint32_t id = domain_id(slot.domain);
+        if (slot.flags & kSlotWholeDomain)
+            whole_domains.push_back(slot.domain);
+        if (slot.flags & kSlotGlobal)
+            global_ids.push_back(id);
+        batch.add(id, slot.tenant);
+        batch.add(id, TenantId::all());  // every bump of (t, d) bumps (all, d)
+    }
+    if (end == start && !reset)
+        return false;
+
+    persistence::begin("fraiseql_cache: publishing versions");
+    if (!persistence::extension_present()) {
+        persistence::commit();
+        atomics::store_release(&state_->loaded, 0u);
+        discard_ring();
+        return false;
+    }
+    uint64_t floor = atomics::load_acquire(&state_->floor);
+    if (reset) {
+        // Overflow: a commit could not enter the ring. Bump every pair of
+        // the database and the floor for pairs never seen.
+        for (const persistence::VersionRow &r : persistence::read_versions())
+            batch.add(domain_id(r.domain), r.tenant);
+        floor += 1;
+        persistence::write_state(floor, false);
+        count(&Counters::resets);
+    }
+    if (!whole_domains.empty())
+        for (const persistence::VersionRow &r : persistence::read_tenants_of(whole_domains))
+            batch.add(domain_id(r.domain), r.tenant);
+
+    std::vector<persistence::VersionRow> proposed;
+    proposed.reserve(batch.size());
+    batch.for_each([&](const PairKey &key, uint32_t) {
+        persistence::VersionRow row{};
+        row.tenant = key.tenant;
+        row.domain = domain_name(key.domain_id);
+        uint64_t current = current_version(key.domain_id, key.tenant);
+        row.version = (current > floor ? current : floor) + 1;
+        proposed.push_back(row);
+    });
+    std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
+    persistence::commit();
+
+    // Durable: now visible to every session.
+    atomics::store_release(&state_->floor, floor);
+    for (uint32_t id : global_ids)
+        if (!(id & kSpillDomain))
+            shared.domains.set_flags(int32_t(id), kDomainGlobal);
+    publish(stored);
+    finish_batch(end, overflow_seen);
+    count(&Counters::batches);
+    return end - start == kMaxBatchSlots;
+}
+
+}  // namespace
+}  // namespace fraiseql_cache
+
+using namespace fraiseql_cache;
+
+extern "C" {
+
+PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(settings.database, nullptr, 0);
+    // Every commit here must be durable before its versions are published.
+    SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+
+    atomics::store_release(&shared.state->worker_procno, MyProc->pgprocno);
+    atomics::store_release(&shared.state->served_database, uint32_t(MyDatabaseId));
+    atomics::store_release(&shared.state->worker_pid, int32_t(MyProcPid));
+    on_shmem_exit(
+        [](int, Datum) {
+            atomics::store_release(&shared.state->worker_pid, int32_t(0));
+            ConditionVariableBroadcast(&shared.state->publish_cv);
+        },
+        Datum(0));
+
+    guarded([] {
+        Worker worker;
+        worker.run();
+    });
+    // Exit code 1 so the postmaster restarts a worker that was terminated
+    // on its own; at server shutdown nothing is restarted anyway.
+    proc_exit(1);
+}
+
+}  // extern "C"
