@@ -8,8 +8,10 @@ OBJS        = $(SRCS:.cpp=.o)
 DATA        = $(wildcard sql/pg_fraiseql_cache--*.sql)
 
 REGRESS      = $(basename $(notdir $(sort $(wildcard regress/*.sql))))
-REGRESS_OPTS = --inputdir=build/regress --outputdir=build/regress --use-existing \
-               --dbname=$(or $(PGDATABASE),fraiseql_test)
+REGRESS_OPTS = --inputdir=build/regress --outputdir=build/regress --use-existing
+# The tests run in the database the worker serves (CONTRIB_TESTDB, set
+# after the PGXS include), which exists already: the worker stays connected
+# to it, so pg_regress cannot drop and recreate it.
 
 PG_CONFIG   ?= pg_config
 PG_CPPFLAGS  = -I$(CURDIR)/include
@@ -23,6 +25,7 @@ ifneq ($(wildcard $(PGXS)),)
 # (override before the include, so Makefile.global cannot turn it back on)
 override with_llvm = no
 include $(PGXS)
+override CONTRIB_TESTDB = $(or $(PGDATABASE),fraiseql_test)
 # The server headers are system headers: their warnings are not ours.
 override CPPFLAGS := $(patsubst -I%,-isystem %,$(filter -I/usr/%,$(CPPFLAGS))) $(filter-out -I/usr/%,$(CPPFLAGS))
 -include $(OBJS:.o=.d)

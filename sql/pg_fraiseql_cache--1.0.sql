@@ -189,7 +189,7 @@ BEGIN
     IF pg_catalog.octet_length(dom) NOT BETWEEN 1 AND 63 THEN
         RAISE EXCEPTION 'cache domain "%" must be 1 to 63 bytes long', dom
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass a shorter domain name as the second argument.';
+                  HINT = 'Pass a domain of 1 to 63 bytes as the second argument, or NULL to use the table name without tv_/tb_.';
     END IF;
 
     IF col IS NOT NULL THEN
@@ -288,3 +288,32 @@ BEGIN
     RETURN pg_catalog.format('stopped tracking %s', rel);
 END
 $fn$;
+
+CREATE FUNCTION fraiseql_cache.stats(
+    OUT worker_pid integer,
+    OUT serving boolean,
+    OUT rows_seen bigint,
+    OUT pairs_recorded bigint,
+    OUT transactions bigint,
+    OUT dedup_ratio double precision,
+    OUT bumps bigint,
+    OUT cascade_bumps bigint,
+    OUT notifies bigint,
+    OUT batches bigint,
+    OUT ring_size bigint,
+    OUT ring_used bigint,
+    OUT ring_high_water bigint,
+    OUT ring_full_waits bigint,
+    OUT overflows bigint,
+    OUT resets bigint,
+    OUT wait_timeouts bigint,
+    OUT shared_entries bigint,
+    OUT max_entries bigint,
+    OUT spilled_pairs bigint,
+    OUT table_reads bigint,
+    OUT floor bigint)
+RETURNS record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_stats';
+COMMENT ON FUNCTION fraiseql_cache.stats() IS
+    'Counters since server start: rows seen by triggers, pairs handed off, dedup ratio, bumps, ring use, overflows/resets, waits.';

@@ -137,6 +137,29 @@ std::vector<VersionRow> read_versions() {
                       0, nullptr, nullptr, SPI_OK_SELECT);
 }
 
+std::vector<RuleRow> read_cascade_rules() {
+    const char *sql = "SELECT source_domain, target_domain, rule_type = 'invalidate' "
+                      "FROM fraiseql_cache.cascade_rules";
+    uint64_t n = pg_call([&] {
+        check(SPI_execute(sql, true, 0), SPI_OK_SELECT, sql);
+        return uint64_t(SPI_processed);
+    });
+    std::vector<RuleRow> rules(n);
+    pg_call([&] {
+        for (uint64_t i = 0; i < n; i++) {
+            HeapTuple tuple = SPI_tuptable->vals[i];
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            bool isnull = false;
+            text *source = DatumGetTextPP(SPI_getbinval(tuple, desc, 1, &isnull));
+            text *target = DatumGetTextPP(SPI_getbinval(tuple, desc, 2, &isnull));
+            DomainName::from(VARDATA_ANY(source), VARSIZE_ANY_EXHDR(source), &rules[i].source);
+            DomainName::from(VARDATA_ANY(target), VARSIZE_ANY_EXHDR(target), &rules[i].target);
+            rules[i].invalidate = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
+        }
+    });
+    return rules;
+}
+
 std::vector<DomainName> read_global_domains() {
     std::vector<VersionRow> rows =
         query_rows("SELECT NULL::uuid, domain FROM fraiseql_cache.tracked_tables "

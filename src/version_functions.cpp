@@ -52,8 +52,8 @@ void check_domain(const char *domain, std::size_t len) {
     if (len == 0 || len > kDomainMaxBytes)
         throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
                        "cache domain must be 1 to 63 bytes long",
-                       "Domains are names such as 'contract'; see "
-                       "fraiseql_cache.v_invalidation_status.",
+                       "Domains are names such as 'contract'; fraiseql_cache.tracked_tables "
+                       "lists the domains of tracked tables.",
                        "The domain given is " + std::to_string(len) + " bytes long.");
     (void)domain;
 }

@@ -13,10 +13,13 @@
 // Ring positions are released only after publication: if the worker dies
 // with an ERROR (exit 1, restarted by the postmaster, shared memory intact)
 // its unfinished batch is still in the ring.
+#include <algorithm>
 #include <vector>
 
 #include "pg_fraiseql_cache/boundary.hpp"
+#include "pg_fraiseql_cache/cascade.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/notify.hpp"
 #include "pg_fraiseql_cache/pair_set.hpp"
 #include "pg_fraiseql_cache/persistence.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
@@ -52,6 +55,7 @@ class Worker {
     uint64_t current_version(uint32_t id, const TenantId &tenant) const;
     void publish(const std::vector<persistence::VersionRow> &rows);
     void finish_batch(uint64_t end, uint64_t overflow_seen);
+    void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only);
 
     SharedState *state_ = shared.state;
     std::vector<DomainName> spilled_names_;
@@ -130,7 +134,6 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
                  errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
                          settings.max_entries)));
     }
-    count(&Counters::bumps, rows.size());
 }
 
 void Worker::finish_batch(uint64_t end, uint64_t overflow_seen) {
@@ -198,6 +201,47 @@ void Worker::mark_unclean_once() {
     marked_unclean_ = true;
 }
 
+// Adds every pair reachable through cascade_rules to the batch. The rules
+// are read in the batch's own transaction, whose snapshot includes every
+// rule change that committed before any transaction of the batch did: a
+// rule applies to every transaction committing after it (and, harmlessly,
+// perhaps to some committing just before).
+void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) {
+    std::vector<persistence::RuleRow> rows = persistence::read_cascade_rules();
+    if (rows.empty())
+        return;
+    std::vector<Rule> rules;
+    rules.reserve(rows.size());
+    for (const persistence::RuleRow &r : rows)
+        rules.push_back(Rule{domain_id(r.source), domain_id(r.target),
+                             r.invalidate ? RuleKind::kInvalidate : RuleKind::kNotify});
+    CascadeGraph graph;
+    graph.assign(rules);
+
+    std::vector<PairKey> direct;
+    direct.reserve(batch.size());
+    batch.for_each([&](const PairKey &key, uint32_t) { direct.push_back(key); });
+    PairSet notified(64);
+    uint64_t added = 0;
+    for (const PairKey &key : direct) {
+        for (const Reached &r : graph.closure(key.domain_id)) {
+            if (r.kind == RuleKind::kInvalidate) {
+                added += batch.add(r.domain, key.tenant) ? 1 : 0;
+                batch.add(r.domain, TenantId::all());
+            } else if (notified.add(r.domain, key.tenant)) {
+                notify_only.push_back(PairKey{r.domain, key.tenant});
+            }
+        }
+    }
+    // A notify-only target that is also bumped is announced with its bump.
+    notify_only.erase(std::remove_if(notify_only.begin(), notify_only.end(),
+                                     [&](const PairKey &k) {
+                                         return batch.contains(k.domain_id, k.tenant);
+                                     }),
+                      notify_only.end());
+    count(&Counters::cascades, added);
+}
+
 bool Worker::step() {
     if (!atomics::load_acquire(&state_->loaded)) {
         if (!load())
@@ -251,6 +295,9 @@ bool Worker::step() {
         for (const persistence::VersionRow &r : persistence::read_tenants_of(whole_domains))
             batch.add(domain_id(r.domain), r.tenant);
 
+    std::vector<PairKey> notify_only;
+    expand_cascades(batch, notify_only);
+
     std::vector<persistence::VersionRow> proposed;
     proposed.reserve(batch.size());
     batch.for_each([&](const PairKey &key, uint32_t) {
@@ -262,7 +309,18 @@ bool Worker::step() {
         proposed.push_back(row);
     });
     std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
+
+    std::vector<notify::Announcement> announcements;
+    announcements.reserve(stored.size() + notify_only.size());
+    for (const persistence::VersionRow &r : stored)
+        announcements.push_back(notify::Announcement{r.tenant, r.domain, r.version});
+    for (const PairKey &k : notify_only)
+        announcements.push_back(notify::Announcement{
+            k.tenant, domain_name(k.domain_id), current_version(k.domain_id, k.tenant)});
+    uint64_t notified = notify::send(announcements);
     persistence::commit();
+    count(&Counters::notifies, notified);
+    count(&Counters::bumps, stored.size());
 
     // Durable: now visible to every session.
     atomics::store_release(&state_->floor, floor);

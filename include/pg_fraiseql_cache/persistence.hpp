@@ -36,6 +36,13 @@ void write_state(uint64_t floor, bool clean_shutdown);
 void raise_all();
 
 std::vector<VersionRow> read_versions();
+
+struct RuleRow {
+    DomainName source;
+    DomainName target;
+    bool invalidate;  // false: notify only
+};
+std::vector<RuleRow> read_cascade_rules();
 std::vector<DomainName> read_global_domains();
 // (tenant, domain) of every persisted pair in one of `domains`.
 std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains);

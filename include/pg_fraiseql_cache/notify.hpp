@@ -1,0 +1,23 @@
+// NOTIFY payloads for new versions, sent from the worker's transaction.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "pg_fraiseql_cache/pair.hpp"
+
+namespace fraiseql_cache::notify {
+
+struct Announcement {
+    TenantId tenant;
+    DomainName domain;
+    uint64_t version;
+};
+
+// Queues the notifications in the current transaction (delivered when it
+// commits). Returns how many were queued; 0 when notify is off, or when the
+// notification queue is nearly full (they are hints: a listener that missed
+// them resynchronises by reading versions).
+uint64_t send(const std::vector<Announcement> &announcements);
+
+}  // namespace fraiseql_cache::notify

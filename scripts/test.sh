@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Runs the test suites against a throwaway cluster, as `make test` does.
+#
+#   scripts/test.sh all          deps, build, install, every suite
+#   scripts/test.sh unit         C++ unit tests only (no server)
+#   scripts/test.sh integration  pg_regress, pgTAP and C++ integration
+#
+# Prints one line per suite and a closing "suites: N passed, N failed".
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+what=${1:-all}
+
+export FRAISEQL_CLUSTER_DIR=${FRAISEQL_CLUSTER_DIR:-/tmp/pg_fraiseql_cache_test}
+export FRAISEQL_PORT=${FRAISEQL_PORT:-55432}
+export FRAISEQL_DB=${FRAISEQL_DB:-fraiseql_test}
+export FRAISEQL_CLUSTER_SCRIPT=$ROOT/scripts/cluster.sh
+export FRAISEQL_SOURCE_DIR=$ROOT
+
+passed=0
+failed=0
+failed_names=()
+
+run_suite() {
+  local name=$1
+  shift
+  echo "=== suite: $name"
+  if "$@"; then
+    echo "=== suite $name: ok"
+    passed=$((passed + 1))
+  else
+    echo "=== suite $name: FAILED"
+    failed=$((failed + 1))
+    failed_names+=("$name")
+  fi
+}
+
+finish() {
+  if [ "$what" != unit ]; then
+    scripts/cluster.sh stop >/dev/null 2>&1 || true
+  fi
+  echo
+  [ ${#failed_names[@]} -gt 0 ] && echo "failed suites: ${failed_names[*]}"
+  echo "suites: $passed passed, $failed failed"
+  if [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then exit 1; fi
+  exit 0
+}
+trap finish EXIT
+
+scripts/deps.sh || { echo "dependency installation failed"; failed=1; exit 1; }
+
+build_tests() {
+  if [ ! -f build/meson/build.ninja ]; then
+    meson setup build/meson >/dev/null || return 1
+  fi
+  ninja -C build/meson >/dev/null
+}
+if ! build_tests; then
+  echo "building the C++ test programs failed"
+  failed=$((failed + 1))
+  exit 1
+fi
+
+if [ "$what" = unit ] || [ "$what" = all ]; then
+  run_suite unit build/meson/unit_tests --gtest_brief=1
+fi
+[ "$what" = unit ] && exit 0
+
+if ! { make -s -j2 && make -s install; } >/dev/null; then
+  echo "building or installing the extension failed"
+  failed=$((failed + 1))
+  exit 1
+fi
+if ! scripts/cluster.sh start; then
+  echo "starting the test cluster failed"
+  failed=$((failed + 1))
+  exit 1
+fi
+eval "$(scripts/cluster.sh env)"
+
+pg_regress_suite() {
+  make -s installcheck PGDATABASE="$FRAISEQL_DB" || {
+    [ -f build/regress/regression.diffs ] && head -200 build/regress/regression.diffs
+    return 1
+  }
+}
+pgtap_suite() {
+  psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS pgtap" >/dev/null &&
+    pg_prove --ext .sql -r tap/
+}
+run_suite pg_regress pg_regress_suite
+run_suite pgtap pgtap_suite
+run_suite integration build/meson/integration_tests --gtest_brief=1
