@@ -131,6 +131,17 @@ void raise_all() {
     });
 }
 
+void raise_to(uint64_t floor) {
+    pg_call([&] {
+        const char *sql = "UPDATE fraiseql_cache.domain_version SET version = $1, "
+                          "last_modified = now() WHERE version < $1";
+        Oid types[1] = {INT8OID};
+        Datum values[1] = {Int64GetDatum(int64_t(floor))};
+        check(SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0), SPI_OK_UPDATE,
+              sql);
+    });
+}
+
 std::vector<VersionRow> read_versions() {
     return query_rows("SELECT tenant_id, domain, version, last_modified "
                       "FROM fraiseql_cache.domain_version",

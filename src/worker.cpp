@@ -169,6 +169,17 @@ bool Worker::load() {
         ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version raised "
                              "by one")));
     }
+    // Shared memory still holding versions means the extension was dropped
+    // and created again while the server ran: the new tables start low, so
+    // lift everything past what clients may have seen from the old ones.
+    uint64_t highest_seen = 0;
+    shared.versions.for_each([&](uint32_t, const TenantId &, uint64_t v, int64_t) {
+        highest_seen = v > highest_seen ? v : highest_seen;
+    });
+    if (highest_seen > 0) {
+        st.floor = std::max(st.floor, highest_seen + 1);
+        persistence::raise_to(st.floor);
+    }
     persistence::write_state(st.floor, false);
     std::vector<persistence::VersionRow> rows = persistence::read_versions();
     std::vector<DomainName> globals = persistence::read_global_domains();
@@ -176,6 +187,16 @@ bool Worker::load() {
     marked_unclean_ = true;
 
     atomics::store_release(&state_->floor, st.floor);
+    if (highest_seen > 0) {
+        // Entries left from the old tables: no older than the new floor.
+        std::vector<std::pair<uint32_t, TenantId>> stale;
+        shared.versions.for_each([&](uint32_t id, const TenantId &t, uint64_t, int64_t) {
+            stale.emplace_back(id, t);
+        });
+        TimestampTz now = GetCurrentTimestamp();
+        for (const auto &[id, tenant] : stale)
+            shared.versions.store(id, tenant, st.floor, now);
+    }
     for (const persistence::VersionRow &r : rows)
         domain_id(r.domain);
     for (const DomainName &g : globals) {

@@ -34,6 +34,8 @@ void write_state(uint64_t floor, bool clean_shutdown);
 
 // After an unclean stop: every persisted version + 1.
 void raise_all();
+// Every persisted version below `floor` becomes `floor`.
+void raise_to(uint64_t floor);
 
 std::vector<VersionRow> read_versions();
 
