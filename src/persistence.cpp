@@ -19,6 +19,22 @@ void check(int rc, int expected, const char *sql) {
         elog(ERROR, "pg_fraiseql_cache: SPI_execute failed (%d): %s", rc, sql);
 }
 
+// Plans of the statements every batch runs, prepared once per worker life
+// (the plan cache replans them after DDL on their tables).
+SPIPlanPtr upsert_plan = nullptr;
+SPIPlanPtr rules_plan = nullptr;
+
+SPIPlanPtr prepared(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types) {
+    if (*slot == nullptr) {
+        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+        if (plan == nullptr)
+            elog(ERROR, "pg_fraiseql_cache: SPI_prepare failed (%d): %s", SPI_result, sql);
+        SPI_keepplan(plan);
+        *slot = plan;
+    }
+    return *slot;
+}
+
 // Copies one (tenant, domain[, version, last_modified]) result row.
 void copy_row(HeapTuple tuple, TupleDesc desc, VersionRow *out) {
     bool isnull = false;
@@ -43,10 +59,13 @@ void copy_row(HeapTuple tuple, TupleDesc desc, VersionRow *out) {
 
 // Runs a query returning (tenant, domain[, version, last_modified]) rows.
 std::vector<VersionRow> query_rows(const char *sql, int nargs, Oid *types, Datum *values,
-                                   int expected) {
+                                   int expected, SPIPlanPtr *plan_slot = nullptr) {
     uint64_t n = pg_call([&] {
-        int rc = nargs == 0 ? SPI_execute(sql, false, 0)
-                            : SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+        int rc = plan_slot != nullptr
+                     ? SPI_execute_plan(prepared(plan_slot, sql, nargs, types), values, nullptr,
+                                        false, 0)
+                 : nargs == 0 ? SPI_execute(sql, false, 0)
+                              : SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
         check(rc, expected, sql);
         return uint64_t(SPI_processed);
     });
@@ -67,6 +86,17 @@ Datum text_array(const VersionRow *rows, std::size_t n) {
 }
 
 }  // namespace
+
+void forget_plans() {
+    pg_call([] {
+        if (upsert_plan != nullptr)
+            SPI_freeplan(upsert_plan);
+        if (rules_plan != nullptr)
+            SPI_freeplan(rules_plan);
+        upsert_plan = nullptr;
+        rules_plan = nullptr;
+    });
+}
 
 void begin(const char *activity) {
     pg_call([&] {
@@ -123,11 +153,14 @@ void write_state(uint64_t floor, bool clean_shutdown) {
     });
 }
 
-void raise_all() {
+void raise_all(uint64_t amount) {
     pg_call([&] {
         const char *sql = "UPDATE fraiseql_cache.domain_version "
-                          "SET version = version + 1, last_modified = now()";
-        check(SPI_execute(sql, false, 0), SPI_OK_UPDATE, sql);
+                          "SET version = version + $1, last_modified = now()";
+        Oid types[1] = {INT8OID};
+        Datum values[1] = {Int64GetDatum(int64_t(amount))};
+        check(SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0), SPI_OK_UPDATE,
+              sql);
     });
 }
 
@@ -152,7 +185,8 @@ std::vector<RuleRow> read_cascade_rules() {
     const char *sql = "SELECT source_domain, target_domain, rule_type = 'invalidate' "
                       "FROM fraiseql_cache.cascade_rules";
     uint64_t n = pg_call([&] {
-        check(SPI_execute(sql, true, 0), SPI_OK_SELECT, sql);
+        SPIPlanPtr plan = prepared(&rules_plan, sql, 0, nullptr);
+        check(SPI_execute_plan(plan, nullptr, nullptr, true, 0), SPI_OK_SELECT, sql);
         return uint64_t(SPI_processed);
     });
     std::vector<RuleRow> rules(n);
@@ -222,7 +256,7 @@ std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed) {
         "SET version = GREATEST(dv.version + 1, EXCLUDED.version), "
         "    last_modified = EXCLUDED.last_modified "
         "RETURNING tenant_id, domain, version, last_modified",
-        3, types, values, SPI_OK_INSERT_RETURNING);
+        3, types, values, SPI_OK_INSERT_RETURNING, &upsert_plan);
 }
 
 }  // namespace fraiseql_cache::persistence

@@ -1,14 +1,18 @@
 // The background worker: drains the ring, assigns versions, persists them,
 // then publishes them to shared memory.
 //
-// Ordering, and why versions are never reused (I3): a batch is persisted with
-// a synchronous commit *before* any of its versions is published, so
-// shared memory never runs ahead of what is durable. After an unclean stop
+// Why versions are never reused (I3). Each batch bumps a pair at most once.
+// Batches are committed asynchronously (no fsync on the read-your-writes
+// path), but batch N is published only once batch N-1's commit record is
+// flushed: shared memory runs at most kBatchesAhead = 1 batch ahead of what
+// is durable. Usually a later user commit has already flushed it; otherwise
+// the worker flushes it itself. After an unclean stop
 // (worker_state.clean_shutdown is false) the worker raises every persisted
-// version and the floor by one before serving: that both moves every pair
-// past anything a client could have seen and stands in for the bumps that
-// were in the lost ring (I2). A clean shutdown drains the ring and records
-// clean_shutdown = true, so a restart bumps nothing.
+// version and the floor by kBatchesAhead + 1 before serving, with a
+// synchronous commit: that moves every pair past anything a client could
+// have seen, and stands in for the bumps that were in the lost ring (I2).
+// A clean shutdown drains the ring, flushes, and records clean_shutdown =
+// true, so a restart bumps nothing.
 //
 // Ring positions are released only after publication: if the worker dies
 // with an ERROR (exit 1, restarted by the postmaster, shared memory intact)
@@ -26,9 +30,11 @@
 #include "pg_fraiseql_cache/worker.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/procarray.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 }
@@ -36,6 +42,8 @@ extern "C" {
 namespace fraiseql_cache {
 namespace {
 
+// How many batches publication may run ahead of the flushed WAL.
+constexpr uint64_t kBatchesAhead = 1;
 // Largest number of ring slots taken into one worker transaction.
 constexpr uint64_t kMaxBatchSlots = 65536;
 // Domain ids above this name a domain the full dictionary could not take.
@@ -57,7 +65,11 @@ class Worker {
     void finish_batch(uint64_t end, uint64_t overflow_seen);
     void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only);
 
+    void flush_previous_batch();
+    void flush_now();
+
     SharedState *state_ = shared.state;
+    XLogRecPtr previous_batch_end_ = InvalidXLogRecPtr;
     std::vector<DomainName> spilled_names_;
     bool marked_unclean_ = false;
 };
@@ -78,7 +90,23 @@ void Worker::run() {
         pg_call([] { CHECK_FOR_INTERRUPTS(); });
     }
     // Final flush: publish everything committed so far, then record the
-    // clean shutdown so the next start bumps nothing.
+    // clean shutdown so the next start bumps nothing. At shutdown the
+    // postmaster signals backends and the worker together, and a backend
+    // in the middle of COMMIT still pushes to the ring: keep draining until
+    // the other backends of the database are gone (bounded).
+    TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 3000);
+    for (;;) {
+        while (step()) {
+        }
+        int others = pg_call([] { return CountDBBackends(MyDatabaseId); }) - 1;
+        if (others <= 0 || GetCurrentTimestamp() >= give_up)
+            break;
+        pg_call([] {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10L,
+                            PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        });
+    }
     while (step()) {
     }
     if (atomics::load_acquire(&state_->loaded)) {
@@ -87,7 +115,32 @@ void Worker::run() {
         if (present)
             persistence::write_state(atomics::load_acquire(&state_->floor), true);
         persistence::commit();
+        // Everything before the clean mark is durable once the mark is.
+        flush_now();
     }
+}
+
+// Keeps publication at most one batch ahead of the flushed WAL.
+void Worker::flush_previous_batch() {
+    XLogRecPtr target = previous_batch_end_;
+    if (target == InvalidXLogRecPtr)
+        return;
+    pg_call([&] {
+#if PG_VERSION_NUM >= 150000
+        XLogRecPtr flushed = GetFlushRecPtr(nullptr);
+#else
+        XLogRecPtr flushed = GetFlushRecPtr();
+#endif
+        if (flushed < target)
+            XLogFlush(target);
+    });
+}
+
+void Worker::flush_now() {
+    XLogRecPtr target = XactLastCommitEnd;
+    if (target != InvalidXLogRecPtr)
+        pg_call([&] { XLogFlush(target); });
+    previous_batch_end_ = InvalidXLogRecPtr;
 }
 
 uint32_t Worker::domain_id(const DomainName &name) {
@@ -163,11 +216,11 @@ bool Worker::load() {
     }
     persistence::WorkerStateRow st = persistence::read_state();
     if (!st.clean_shutdown) {
-        persistence::raise_all();
-        st.floor += 1;
+        persistence::raise_all(kBatchesAhead + 1);
+        st.floor += kBatchesAhead + 1;
         count(&Counters::resets);
         ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version raised "
-                             "by one")));
+                             "by %d", int(kBatchesAhead + 1))));
     }
     // Shared memory still holding versions means the extension was dropped
     // and created again while the server ran: the new tables start low, so
@@ -184,6 +237,9 @@ bool Worker::load() {
     std::vector<persistence::VersionRow> rows = persistence::read_versions();
     std::vector<DomainName> globals = persistence::read_global_domains();
     persistence::commit();
+    // The raised values must be durable before any is published: raising
+    // again from the old values after a crash would hand them out twice.
+    flush_now();
     marked_unclean_ = true;
 
     atomics::store_release(&state_->floor, st.floor);
@@ -219,6 +275,7 @@ void Worker::mark_unclean_once() {
     if (persistence::extension_present())
         persistence::write_state(atomics::load_acquire(&state_->floor), false);
     persistence::commit();
+    flush_now();  // durable before anything this worker publishes
     marked_unclean_ = true;
 }
 
@@ -298,6 +355,7 @@ bool Worker::step() {
     persistence::begin("fraiseql_cache: publishing versions");
     if (!persistence::extension_present()) {
         persistence::commit();
+        persistence::forget_plans();
         atomics::store_release(&state_->loaded, 0u);
         discard_ring();
         return false;
@@ -340,6 +398,8 @@ bool Worker::step() {
             k.tenant, domain_name(k.domain_id), current_version(k.domain_id, k.tenant)});
     uint64_t notified = notify::send(announcements);
     persistence::commit();
+    flush_previous_batch();
+    previous_batch_end_ = XactLastCommitEnd;
     count(&Counters::notifies, notified);
     count(&Counters::bumps, stored.size());
 
@@ -366,8 +426,9 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnection(settings.database, nullptr, 0);
-    // Every commit here must be durable before its versions are published.
-    SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+    // Durability is handled by flushing explicitly (see the file comment),
+    // so a batch's commit does not wait for its own fsync.
+    SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
     atomics::store_release(&shared.state->worker_procno, MyProc->pgprocno);
     atomics::store_release(&shared.state->served_database, uint32_t(MyDatabaseId));

@@ -32,8 +32,11 @@ bool extension_present();
 WorkerStateRow read_state();
 void write_state(uint64_t floor, bool clean_shutdown);
 
-// After an unclean stop: every persisted version + 1.
-void raise_all();
+// After an unclean stop: every persisted version + amount.
+void raise_all(uint64_t amount);
+
+// Drops the prepared statements (the extension went away).
+void forget_plans();
 // Every persisted version below `floor` becomes `floor`.
 void raise_to(uint64_t floor);
 

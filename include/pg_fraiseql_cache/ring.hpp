@@ -89,6 +89,12 @@ class Ring {
         uint64_t head = atomics::load_acquire(&header_->head);
         for (;;) {
             uint64_t tail = atomics::load_acquire(&header_->tail);
+            if (tail > head) {
+                // head went stale: what was claimed since has been consumed
+                // and released. head - tail would wrap and read as "full".
+                head = atomics::load_acquire(&header_->head);
+                continue;
+            }
             uint64_t used = head - tail;
             uint64_t free = used >= header_->capacity ? 0 : header_->capacity - used;
             uint64_t n = wanted < free ? wanted : free;

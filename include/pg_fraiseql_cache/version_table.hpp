@@ -103,9 +103,12 @@ class VersionTable {
     void for_each(F &&fn) const {
         for (uint64_t i = 0; i < header_->slots; i++) {
             const VersionEntry &e = entries_[i];
-            if (atomics::load_acquire(&e.state) == 1)
-                fn(e.domain_id, e.tenant, atomics::load_acquire(&e.version),
-                   atomics::load_relaxed(&e.last_modified));
+            if (atomics::load_acquire(&e.state) != 1)
+                continue;
+            // Separate statement: argument evaluation order is unspecified,
+            // and last_modified must be loaded after the version (acquire).
+            uint64_t version = atomics::load_acquire(&e.version);
+            fn(e.domain_id, e.tenant, version, atomics::load_relaxed(&e.last_modified));
         }
     }
 
