@@ -67,6 +67,23 @@ mem_total=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo
   echo "| git | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src sql include 2>/dev/null || echo ' + uncommitted changes') |"
   echo
   cat "$out"
+  cat <<'NOTES'
+
+### Reading the numbers
+
+- Medians of interleaved samples; min/max show the spread. On a small, shared
+  machine, differences of ~10% between medians of 10 rounds can be noise: rerun
+  with more `--rounds` before drawing conclusions from them.
+- *noop C trigger* is the floor of any row trigger. On COPY it also shows the
+  loss of multi-insert batching, which every BEFORE ROW INSERT trigger causes
+  (pg_fraiseql_cache's trigger is BEFORE ROW; the PL/pgSQL baselines are
+  AFTER ROW).
+- pg_fraiseql_cache's COMMIT waits (fraiseql_cache.wait_for_bump, on by
+  default) for the worker to persist and publish the bumps: one worker
+  transaction per commit when commits are serial, which dominates the 1-row
+  UPDATE. `--variants ...,fraiseql_nowait` adds the same trigger with the
+  wait off, to separate the two costs.
+NOTES
 } >"$RESULTS"
 
 cat "$out"
