@@ -311,9 +311,131 @@ CREATE FUNCTION fraiseql_cache.stats(
     OUT max_entries bigint,
     OUT spilled_pairs bigint,
     OUT table_reads bigint,
-    OUT floor bigint)
+    OUT floor bigint,
+    OUT last_batch_lag_ms double precision,
+    OUT max_batch_lag_ms double precision)
 RETURNS record
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_stats';
 COMMENT ON FUNCTION fraiseql_cache.stats() IS
     'Counters since server start: rows seen by triggers, pairs handed off, dedup ratio, bumps, ring use, overflows/resets, waits.';
+
+-- Manual bumps, applied at commit like a trigger's (nothing on rollback).
+CREATE FUNCTION fraiseql_cache.invalidate(tenant uuid, domain text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_invalidate';
+COMMENT ON FUNCTION fraiseql_cache.invalidate(uuid, text) IS
+    'Bump (tenant, domain) (and its cascades) when the current transaction commits.';
+
+CREATE FUNCTION fraiseql_cache.invalidate_domain(domain text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_invalidate_domain';
+COMMENT ON FUNCTION fraiseql_cache.invalidate_domain(text) IS
+    'Bump every known tenant of domain (and the all-tenants pair) when the current transaction commits.';
+
+-- Monitoring views.
+CREATE FUNCTION fraiseql_cache._shared_versions(
+    OUT tenant_id uuid, OUT domain text, OUT version bigint, OUT last_modified timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_shared_versions';
+
+CREATE VIEW fraiseql_cache.v_domain_versions AS
+SELECT tenant_id, domain, version, last_modified
+  FROM fraiseql_cache._shared_versions();
+COMMENT ON VIEW fraiseql_cache.v_domain_versions IS
+    'Live versions, as current_version() serves them (shared memory).';
+
+CREATE FUNCTION fraiseql_cache._recent_invalidations(
+    OUT invalidated_at timestamptz, OUT tenant_id uuid, OUT domain text, OUT version bigint,
+    OUT source text, OUT transactions integer)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_recent_invalidations';
+
+CREATE VIEW fraiseql_cache.v_recent_invalidations AS
+SELECT invalidated_at, tenant_id, domain, version, source, transactions
+  FROM fraiseql_cache._recent_invalidations();
+COMMENT ON VIEW fraiseql_cache.v_recent_invalidations IS
+    'The last 1024 bumps, newest first (kept in shared memory, not WAL-logged): source is trigger, manual, truncate, cascade or reset; transactions is how many commits were coalesced into the bump.';
+
+CREATE VIEW fraiseql_cache.v_invalidation_status AS
+SELECT t.table_schema,
+       t.table_name,
+       t.domain,
+       t.tenant_column,
+       c.oid IS NOT NULL AS table_exists,
+       COALESCE((SELECT bool_and(tg.tgenabled = 'A') AND count(*) = 2
+                   FROM pg_catalog.pg_trigger tg
+                  WHERE tg.tgrelid = c.oid
+                    AND tg.tgname IN ('zz_fraiseql_cache_row', 'zz_fraiseql_cache_truncate')),
+                false) AS trigger_enabled,
+       t.created_at
+  FROM fraiseql_cache.tracked_tables t
+  LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = t.table_schema
+  LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name;
+COMMENT ON VIEW fraiseql_cache.v_invalidation_status IS
+    'Each tracked table: domain, tenant column (NULL: global) and whether its triggers are in place and enabled ALWAYS.';
+
+-- DDL on tracked tables. DROP TABLE removes the registration; ALTER TABLE
+-- (which can change what queries return: columns, types, defaults,
+-- partitions) bumps the domain, and a rename follows the table.
+CREATE FUNCTION fraiseql_cache._on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF pg_catalog.to_regclass('fraiseql_cache.tracked_tables') IS NULL THEN
+        RETURN;  -- the extension itself is being dropped
+    END IF;
+    DELETE FROM fraiseql_cache.tracked_tables t
+     USING pg_catalog.pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'table' AND t.table_schema = o.schema_name
+       AND t.table_name = o.object_name;
+END
+$fn$;
+
+CREATE FUNCTION fraiseql_cache._on_ddl_command_end()
+RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT c.oid, n.nspname, c.relname,
+               pg_catalog.split_part(pg_catalog.encode(tg.tgargs, 'escape'), '\000', 1) AS domain,
+               NULLIF(pg_catalog.split_part(pg_catalog.encode(tg.tgargs, 'escape'), '\000', 2), '') AS tenant_column
+          FROM pg_catalog.pg_event_trigger_ddl_commands() d
+          JOIN pg_catalog.pg_class c ON c.oid = d.objid
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = 'zz_fraiseql_cache_row'
+         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.command_tag = 'ALTER TABLE'
+           AND tg.tgparentid = 0
+    LOOP
+        -- A rename (of the table or its schema) keeps the registration.
+        IF NOT EXISTS (SELECT 1 FROM fraiseql_cache.tracked_tables t
+                        WHERE t.table_schema = r.nspname AND t.table_name = r.relname) THEN
+            DELETE FROM fraiseql_cache.tracked_tables t
+             WHERE t.domain = r.domain
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c2
+                                 JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
+                                WHERE n2.nspname = t.table_schema AND c2.relname = t.table_name);
+            INSERT INTO fraiseql_cache.tracked_tables (table_schema, table_name, domain, tenant_column)
+            VALUES (r.nspname, r.relname, r.domain, r.tenant_column)
+            ON CONFLICT DO NOTHING;
+        END IF;
+        PERFORM fraiseql_cache.invalidate_domain(r.domain);
+    END LOOP;
+END
+$fn$;
+
+CREATE EVENT TRIGGER fraiseql_cache_sql_drop ON sql_drop
+    EXECUTE FUNCTION fraiseql_cache._on_sql_drop();
+CREATE EVENT TRIGGER fraiseql_cache_ddl_command_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION fraiseql_cache._on_ddl_command_end();

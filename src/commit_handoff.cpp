@@ -57,11 +57,13 @@ void discard() noexcept {
     rows_seen = 0;
 }
 
-void fill_slot(RingSlot &slot, const PairKey &key, bool first) {
-    const LocalDomain &d = (*local_domains)[key.domain_id & ~kWholeDomain];
+void fill_slot(RingSlot &slot, const PairKey &key, bool first, TimestampTz now) {
+    const LocalDomain &d = (*local_domains)[key.domain_id & ~(kWholeDomain | kManual)];
+    slot.committed_at = now;
     slot.database = MyDatabaseId;
     slot.flags = (first ? kSlotFirstOfXact : 0u) | (d.global ? kSlotGlobal : 0u) |
-                 ((key.domain_id & kWholeDomain) ? kSlotWholeDomain : 0u);
+                 ((key.domain_id & kWholeDomain) ? kSlotWholeDomain : 0u) |
+                 ((key.domain_id & kManual) ? kSlotManual : 0u);
     slot.tenant = key.tenant;
     slot.domain = d.name;
 }
@@ -81,6 +83,7 @@ void hand_off() noexcept {
     uint64_t last_position = 0;
     long waited_us = 0;
     bool counted_wait = false;
+    TimestampTz now = GetCurrentTimestamp();
 
     while (remaining > 0) {
         uint64_t position = 0;
@@ -104,7 +107,7 @@ void hand_off() noexcept {
             while (!pairs->slot_at(next_slot).used)
                 next_slot++;
             RingSlot &slot = ring.slot(position + k);
-            fill_slot(slot, pairs->slot_at(next_slot).key, first);
+            fill_slot(slot, pairs->slot_at(next_slot).key, first, now);
             first = false;
             next_slot++;
             ring.publish(position + k);

@@ -1,11 +1,14 @@
-// SQL functions for monitoring: stats().
+// SQL functions for monitoring: stats(), the live versions and the recent
+// bumps behind the v_* views.
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "funcapi.h"
-#include "utils/numeric.h"
+#include "lib/stringinfo.h"
+#include "utils/tuplestore.h"
 }
 
 using namespace fraiseql_cache;
@@ -30,8 +33,8 @@ Datum fraiseql_cache_stats(PG_FUNCTION_ARGS) {
     uint64_t tail = shared.ring.tail();
     int32_t pid = atomics::load_acquire(&st->worker_pid);
 
-    Datum values[22];
-    bool nulls[22] = {};
+    Datum values[24];
+    bool nulls[24] = {};
     int i = 0;
     values[i++] = Int32GetDatum(pid);
     nulls[i - 1] = pid == 0;
@@ -57,9 +60,128 @@ Datum fraiseql_cache_stats(PG_FUNCTION_ARGS) {
     values[i++] = u64(c.spilled_pairs);
     values[i++] = u64(c.table_reads);
     values[i++] = Int64GetDatum(int64_t(atomics::load_acquire(&st->floor)));
-    Assert(i == 22);
+    values[i++] = Float8GetDatum(double(atomics::load_relaxed(&c.last_batch_lag_us)) / 1000.0);
+    values[i++] = Float8GetDatum(double(atomics::load_relaxed(&c.max_batch_lag_us)) / 1000.0);
+    Assert(i == 24);
     HeapTuple tuple = heap_form_tuple(desc, values, nulls);
     return HeapTupleGetDatum(tuple);
+}
+
+}  // extern "C"
+
+namespace {
+
+// Materialised set-returning function plumbing (the classic form, which
+// every supported version has).
+Tuplestorestate *begin_materialized(FunctionCallInfo fcinfo, TupleDesc *desc) {
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    if (rsinfo == nullptr || !IsA(rsinfo, ReturnSetInfo) ||
+        !(rsinfo->allowedModes & SFRM_Materialize))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("set-valued function called in context that cannot accept a set")));
+    if (get_call_result_type(fcinfo, nullptr, desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "return type must be a row type");
+    MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+    *desc = CreateTupleDescCopy(*desc);
+    Tuplestorestate *store = tuplestore_begin_heap(true, false, work_mem);
+    rsinfo->returnMode = SFRM_Materialize;
+    rsinfo->setResult = store;
+    rsinfo->setDesc = *desc;
+    MemoryContextSwitchTo(old);
+    return store;
+}
+
+Datum uuid_datum(const TenantId &t) {
+    auto *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
+    memcpy(u->data, t.bytes, UUID_LEN);
+    return UUIDPGetDatum(u);
+}
+
+Datum sources_text(uint32_t sources) {
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {{kSourceTrigger, "trigger"},   {kSourceManual, "manual"},
+                 {kSourceTruncate, "truncate"}, {kSourceCascade, "cascade"},
+                 {kSourceReset, "reset"}};
+    StringInfoData buf;
+    initStringInfo(&buf);
+    for (const auto &n : names)
+        if (sources & n.bit)
+            appendStringInfo(&buf, "%s%s", buf.len ? "," : "", n.name);
+    return PointerGetDatum(cstring_to_text(buf.data));
+}
+
+}  // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(fraiseql_cache_shared_versions);
+PG_FUNCTION_INFO_V1(fraiseql_cache_recent_invalidations);
+
+// Live versions from shared memory; from domain_version until the worker
+// has loaded them, on a standby, and for pairs that did not fit.
+Datum fraiseql_cache_shared_versions(PG_FUNCTION_ARGS) {
+    require_served_database();
+    TupleDesc desc;
+    Tuplestorestate *store = begin_materialized(fcinfo, &desc);
+    SharedState *st = shared.state;
+    bool from_memory = atomics::load_acquire(&st->loaded) != 0 && !RecoveryInProgress();
+    if (from_memory) {
+        shared.versions.for_each([&](uint32_t id, const TenantId &t, uint64_t v, int64_t at) {
+            Datum values[4] = {uuid_datum(t),
+                               PointerGetDatum(cstring_to_text_with_len(
+                                   shared.domains.name(int32_t(id)).bytes,
+                                   int(shared.domains.name_length(int32_t(id))))),
+                               Int64GetDatum(int64_t(v)), TimestampTzGetDatum(at)};
+            bool nulls[4] = {false, false, false, false};
+            tuplestore_putvalues(store, desc, values, nulls);
+        });
+    }
+    if (!from_memory || atomics::load_acquire(&st->spilled)) {
+        if (SPI_connect() != SPI_OK_CONNECT)
+            elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
+        if (SPI_execute("SELECT tenant_id, domain, version, last_modified "
+                        "FROM fraiseql_cache.domain_version",
+                        true, 0) != SPI_OK_SELECT)
+            elog(ERROR, "pg_fraiseql_cache: reading domain_version failed");
+        for (uint64 i = 0; i < SPI_processed; i++) {
+            Datum values[4];
+            bool nulls[4];
+            for (int c = 0; c < 4; c++)
+                values[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1,
+                                          &nulls[c]);
+            if (from_memory) {
+                text *d = DatumGetTextPP(values[1]);
+                int32_t id = shared.domains.find(VARDATA_ANY(d), VARSIZE_ANY_EXHDR(d));
+                TenantId t;
+                memcpy(t.bytes, DatumGetUUIDP(values[0])->data, sizeof t.bytes);
+                uint64_t v;
+                if (id != DomainDict::kNotFound && shared.versions.lookup(uint32_t(id), t, &v))
+                    continue;  // already listed from shared memory
+            }
+            tuplestore_putvalues(store, desc, values, nulls);
+        }
+        SPI_finish();
+    }
+    return Datum(0);
+}
+
+Datum fraiseql_cache_recent_invalidations(PG_FUNCTION_ARGS) {
+    require_served_database();
+    TupleDesc desc;
+    Tuplestorestate *store = begin_materialized(fcinfo, &desc);
+    shared.recent.for_each_recent(shared.recent.capacity(), [&](const RecentBump &b) {
+        Datum values[6] = {TimestampTzGetDatum(b.at),
+                           uuid_datum(b.tenant),
+                           PointerGetDatum(cstring_to_text(b.domain.bytes)),
+                           Int64GetDatum(int64_t(b.version)),
+                           sources_text(b.sources),
+                           Int32GetDatum(int32_t(b.transactions))};
+        bool nulls[6] = {false, false, false, false, false, false};
+        tuplestore_putvalues(store, desc, values, nulls);
+    });
+    return Datum(0);
 }
 
 }  // extern "C"

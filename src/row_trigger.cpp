@@ -172,9 +172,14 @@ Datum fraiseql_cache_track_row(PG_FUNCTION_ARGS) {
         return PointerGetDatum(nullptr);
 
     TupleDesc desc = RelationGetDescr(td->tg_relation);
-    bool ok = pending::record(t->domain, tenant_of(t, td->tg_trigtuple, desc));
-    if (TRIGGER_FIRED_BY_UPDATE(event) && t->tenant_attnum != InvalidAttrNumber)
-        ok = pending::record(t->domain, tenant_of(t, td->tg_newtuple, desc)) && ok;
+    TenantId tenant = tenant_of(t, td->tg_trigtuple, desc);
+    bool ok = pending::record(t->domain, tenant);
+    if (TRIGGER_FIRED_BY_UPDATE(event) && t->tenant_attnum != InvalidAttrNumber) {
+        // A row that moves to another tenant changes both tenants' data.
+        TenantId new_tenant = tenant_of(t, td->tg_newtuple, desc);
+        if (new_tenant != tenant)
+            ok = pending::record(t->domain, new_tenant) && ok;
+    }
     if (unlikely(!ok))
         fraiseql_cache::out_of_memory();
     pending::rows_seen++;

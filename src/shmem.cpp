@@ -29,7 +29,8 @@ constexpr std::size_t align_up(std::size_t n) { return (n + 63) & ~std::size_t(6
 std::size_t segment_size() {
     return align_up(sizeof(SharedState)) + align_up(Ring::bytes_needed(settings.ring_size)) +
            align_up(DomainDict::bytes_needed(kMaxDomains)) +
-           align_up(VersionTable::bytes_needed(settings.max_entries));
+           align_up(VersionTable::bytes_needed(settings.max_entries)) +
+           align_up(RecentRing::bytes_needed(kRecentBumps));
 }
 
 void request_shmem() {
@@ -50,6 +51,7 @@ void startup_shmem() {
     char *ring_memory = base + align_up(sizeof(SharedState));
     char *dict_memory = ring_memory + align_up(Ring::bytes_needed(settings.ring_size));
     char *table_memory = dict_memory + align_up(DomainDict::bytes_needed(kMaxDomains));
+    char *recent_memory = table_memory + align_up(VersionTable::bytes_needed(settings.max_entries));
     shared.state = reinterpret_cast<SharedState *>(base);
     if (!found) {
         memset(static_cast<void *>(shared.state), 0, sizeof(SharedState));
@@ -57,10 +59,12 @@ void startup_shmem() {
         shared.ring = Ring::create(ring_memory, settings.ring_size);
         shared.domains = DomainDict::create(dict_memory, kMaxDomains);
         shared.versions = VersionTable::create(table_memory, settings.max_entries);
+        shared.recent = RecentRing::create(recent_memory, kRecentBumps);
     } else {
         shared.ring = Ring::attach(ring_memory);
         shared.domains = DomainDict::attach(dict_memory);
         shared.versions = VersionTable::attach(table_memory);
+        shared.recent = RecentRing::attach(recent_memory);
     }
     LWLockRelease(AddinShmemInitLock);
 }

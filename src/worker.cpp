@@ -64,6 +64,8 @@ class Worker {
     void publish(const std::vector<persistence::VersionRow> &rows);
     void finish_batch(uint64_t end, uint64_t overflow_seen);
     void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only);
+    void remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
+                  int64_t oldest_handoff);
 
     void flush_previous_batch();
     void flush_now();
@@ -198,6 +200,31 @@ void Worker::finish_batch(uint64_t end, uint64_t overflow_seen) {
     ConditionVariableBroadcast(&state_->publish_cv);
 }
 
+// Records the batch in v_recent_invalidations and the lag figures.
+void Worker::remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
+                      int64_t oldest_handoff) {
+    TimestampTz now = GetCurrentTimestamp();
+    for (const persistence::VersionRow &r : stored) {
+        RecentBump bump{};
+        bump.at = now;
+        bump.tenant = r.tenant;
+        bump.domain = r.domain;
+        bump.version = r.version;
+        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
+        const PairSet::Slot *s =
+            id == DomainDict::kNotFound ? nullptr : batch.find(uint32_t(id), r.tenant);
+        bump.sources = s != nullptr ? s->tags : 0;
+        bump.transactions = s != nullptr ? s->count : 0;
+        shared.recent.push(bump);
+    }
+    if (oldest_handoff != 0) {
+        int64_t lag = now - oldest_handoff;
+        Counters &c = state_->counters;
+        atomics::store_relaxed(&c.last_batch_lag_us, lag);
+        atomics::fetch_max(&c.max_batch_lag_us, lag);
+    }
+}
+
 // Ring contents with nowhere to go (the extension is not installed here).
 void Worker::discard_ring() {
     uint64_t end = shared.ring.tail();
@@ -301,11 +328,13 @@ void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) 
     batch.for_each([&](const PairKey &key, uint32_t) { direct.push_back(key); });
     PairSet notified(64);
     uint64_t added = 0;
-    for (const PairKey &key : direct) {
+    for (std::size_t i = 0; i < direct.size(); i++) {
+        const PairKey &key = direct[i];
         for (const Reached &r : graph.closure(key.domain_id)) {
             if (r.kind == RuleKind::kInvalidate) {
-                added += batch.add(r.domain, key.tenant) ? 1 : 0;
-                batch.add(r.domain, TenantId::all());
+                // Transactions count only commits that changed a pair directly.
+                added += batch.add(r.domain, key.tenant, 0, kSourceCascade) ? 1 : 0;
+                batch.add(r.domain, TenantId::all(), 0, kSourceCascade);
             } else if (notified.add(r.domain, key.tenant)) {
                 notify_only.push_back(PairKey{r.domain, key.tenant});
             }
@@ -332,22 +361,29 @@ bool Worker::step() {
     const uint64_t overflow_seen = atomics::load_acquire(&state_->overflow_requested);
     const bool reset = overflow_seen > atomics::load_acquire(&state_->overflow_served);
 
+    // Pair -> (transactions coalesced, BumpSource bits).
     PairSet batch(1024);
-    std::vector<DomainName> whole_domains;
+    std::vector<std::pair<DomainName, uint32_t>> whole_domains;
     std::vector<uint32_t> global_ids;
     uint64_t end = start;
+    int64_t oldest = 0;
     RingSlot slot;
     while (end - start < kMaxBatchSlots && shared.ring.read(end, &slot)) {
         end++;
         if (slot.database != MyDatabaseId)
             continue;
         uint32_t id = domain_id(slot.domain);
+        uint32_t source = (slot.flags & kSlotManual)        ? kSourceManual
+                          : (slot.flags & kSlotWholeDomain) ? kSourceTruncate
+                                                            : kSourceTrigger;
         if (slot.flags & kSlotWholeDomain)
-            whole_domains.push_back(slot.domain);
+            whole_domains.emplace_back(slot.domain, source);
         if (slot.flags & kSlotGlobal)
             global_ids.push_back(id);
-        batch.add(id, slot.tenant);
-        batch.add(id, TenantId::all());  // every bump of (t, d) bumps (all, d)
+        if (oldest == 0 || slot.committed_at < oldest)
+            oldest = slot.committed_at;
+        batch.add(id, slot.tenant, 1, source);
+        batch.add(id, TenantId::all(), 1, source);  // every bump of (t, d) bumps (all, d)
     }
     if (end == start && !reset)
         return false;
@@ -365,14 +401,21 @@ bool Worker::step() {
         // Overflow: a commit could not enter the ring. Bump every pair of
         // the database and the floor for pairs never seen.
         for (const persistence::VersionRow &r : persistence::read_versions())
-            batch.add(domain_id(r.domain), r.tenant);
+            batch.add(domain_id(r.domain), r.tenant, 0, kSourceReset);
         floor += 1;
         persistence::write_state(floor, false);
         count(&Counters::resets);
     }
-    if (!whole_domains.empty())
-        for (const persistence::VersionRow &r : persistence::read_tenants_of(whole_domains))
-            batch.add(domain_id(r.domain), r.tenant);
+    if (!whole_domains.empty()) {
+        std::vector<DomainName> names;
+        for (const auto &[name, source] : whole_domains)
+            names.push_back(name);
+        for (const persistence::VersionRow &r : persistence::read_tenants_of(names)) {
+            uint32_t id = domain_id(r.domain);
+            const PairSet::Slot *all = batch.find(id, TenantId::all());
+            batch.add(id, r.tenant, 0, all != nullptr ? all->tags : kSourceTruncate);
+        }
+    }
 
     std::vector<PairKey> notify_only;
     expand_cascades(batch, notify_only);
@@ -411,6 +454,7 @@ bool Worker::step() {
     publish(stored);
     finish_batch(end, overflow_seen);
     count(&Counters::batches);
+    remember(batch, stored, oldest);
     return end - start == kMaxBatchSlots;
 }
 

@@ -32,6 +32,7 @@ class PairSet {
         uint32_t used;
         uint32_t count;
         PairKey key;
+        uint32_t tags;  // OR of the tags it was added with
     };
 
     explicit PairSet(std::size_t initial_slots = 64) : slots_(round_up(initial_slots)) {
@@ -40,10 +41,11 @@ class PairSet {
 
     // Adds the pair (count 1) or increments its count. Returns true when the
     // pair is new.
-    bool add(uint32_t domain_id, const TenantId &tenant, uint32_t count = 1) {
+    bool add(uint32_t domain_id, const TenantId &tenant, uint32_t count = 1, uint32_t tags = 0) {
         PairKey key{domain_id, tenant};
         if (size_ != 0 && last_ != nullptr && last_->key == key) {
             last_->count += count;
+            last_->tags |= tags;
             return false;
         }
         if ((size_ + 1) * 2 > slots_)
@@ -52,17 +54,25 @@ class PairSet {
         last_ = s;
         if (s->used) {
             s->count += count;
+            s->tags |= tags;
             return false;
         }
         s->used = 1;
         s->count = count;
         s->key = key;
+        s->tags = tags;
         size_++;
         return true;
     }
 
     bool contains(uint32_t domain_id, const TenantId &tenant) const {
-        return const_cast<PairSet *>(this)->probe(PairKey{domain_id, tenant})->used != 0;
+        return find(domain_id, tenant) != nullptr;
+    }
+
+    // The pair's slot, or nullptr.
+    const Slot *find(uint32_t domain_id, const TenantId &tenant) const {
+        const Slot *s = const_cast<PairSet *>(this)->probe(PairKey{domain_id, tenant});
+        return s->used ? s : nullptr;
     }
 
     std::size_t size() const { return size_; }
@@ -96,6 +106,14 @@ class PairSet {
         for (std::size_t i = 0; i < slots_; i++)
             if (table_[i].used)
                 fn(table_[i].key, table_[i].count);
+    }
+
+    // Like for_each, with the accumulated tags: fn(key, count, tags).
+    template <typename F>
+    void for_each_tagged(F &&fn) const {
+        for (std::size_t i = 0; i < slots_; i++)
+            if (table_[i].used)
+                fn(table_[i].key, table_[i].count, table_[i].tags);
     }
 
   private:

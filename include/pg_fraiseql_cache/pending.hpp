@@ -14,8 +14,11 @@
 namespace fraiseql_cache::pending {
 
 constexpr uint32_t kNoDomain = UINT32_MAX;
-// Set in a recorded domain id: every known tenant of the domain (TRUNCATE).
+// Set in a recorded domain id: every known tenant of the domain (TRUNCATE,
+// invalidate_domain()).
 constexpr uint32_t kWholeDomain = 1u << 31;
+// Set in a recorded domain id: a manual bump (invalidate*()).
+constexpr uint32_t kManual = 1u << 30;
 
 // Local id of a domain name, interning it on first use. Returns kNoDomain
 // when memory ran out. Never throws.

@@ -33,12 +33,14 @@ namespace fraiseql_cache {
 enum RingSlotFlags : uint32_t {
     kSlotFirstOfXact = 1u << 0,  // first pair a transaction pushed
     kSlotGlobal = 1u << 1,       // the domain is global (tenant is "all")
-    kSlotWholeDomain = 1u << 2,  // every known tenant of the domain (TRUNCATE)
+    kSlotWholeDomain = 1u << 2,  // every known tenant of the domain
+    kSlotManual = 1u << 3,       // invalidate() / invalidate_domain(), not a trigger
 };
 
 struct RingSlot {
     uint64_t seq;
-    uint32_t database;  // database OID of the committing backend
+    int64_t committed_at;  // TimestampTz of the hand-off, for the lag figure
+    uint32_t database;     // database OID of the committing backend
     uint32_t flags;
     TenantId tenant;
     DomainName domain;

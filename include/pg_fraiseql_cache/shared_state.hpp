@@ -20,6 +20,7 @@
 
 #include "pg_fraiseql_cache/domain_dict.hpp"
 #include "pg_fraiseql_cache/pg.hpp"
+#include "pg_fraiseql_cache/recent_ring.hpp"
 #include "pg_fraiseql_cache/ring.hpp"
 #include "pg_fraiseql_cache/version_table.hpp"
 
@@ -27,6 +28,8 @@ namespace fraiseql_cache {
 
 // Fixed bound of distinct domain names kept in shared memory.
 constexpr uint64_t kMaxDomains = 4096;
+// Bumps kept for fraiseql_cache.v_recent_invalidations.
+constexpr uint64_t kRecentBumps = 1024;
 
 struct Counters {
     uint64_t rows_seen;          // trigger calls that recorded a row
@@ -42,7 +45,8 @@ struct Counters {
     uint64_t table_reads;        // reads answered from domain_version
     uint64_t notifies;           // notifications sent
     uint64_t cascades;           // bumps that came from cascade rules
-    int64_t last_batch_lag_us;   // oldest commit to publication, last batch
+    int64_t last_batch_lag_us;   // oldest hand-off to publication, last batch
+    int64_t max_batch_lag_us;    // the largest such lag since start
 };
 static_assert(std::is_trivially_copyable_v<Counters>);
 
@@ -66,6 +70,7 @@ struct Shared {
     Ring ring;
     DomainDict domains;
     VersionTable versions;
+    RecentRing recent;
 };
 
 // Null fields until the segment is attached (never, without preloading).

@@ -1,0 +1,71 @@
+// invalidate() and invalidate_domain(): manual bumps, recorded in the
+// current transaction like a trigger's and applied at its commit (nothing on
+// rollback). They are recorded even with fraiseql_cache.enabled = off: that
+// is how a maintenance window ends.
+#include "pg_fraiseql_cache/pending.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+}
+
+using namespace fraiseql_cache;
+
+namespace {
+
+uint32_t manual_domain(FunctionCallInfo fcinfo, int arg) {
+    if (PG_ARGISNULL(arg))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("domain must not be NULL"),
+                        errhint("Pass a domain name such as 'contract'.")));
+    text *domain = PG_GETARG_TEXT_PP(arg);
+    int len = VARSIZE_ANY_EXHDR(domain);
+    if (len == 0 || len > int(kDomainMaxBytes))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cache domain must be 1 to 63 bytes long"),
+                        errdetail("The domain given is %d bytes long.", len),
+                        errhint("Domains are names such as 'contract'; "
+                                "fraiseql_cache.tracked_tables lists the domains of tracked "
+                                "tables.")));
+    if (RecoveryInProgress())
+        ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+                        errmsg("cannot bump cache versions during recovery"),
+                        errhint("Run it on the primary.")));
+    uint32_t id = pending::intern_domain(VARDATA_ANY(domain), len, false);
+    if (id == pending::kNoDomain || !pending::ensure_ready())
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    return id | pending::kManual;
+}
+
+void record_or_fail(uint32_t id, const TenantId &tenant) {
+    if (!pending::record(id, tenant))
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+}
+
+}  // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(fraiseql_cache_invalidate);
+PG_FUNCTION_INFO_V1(fraiseql_cache_invalidate_domain);
+
+Datum fraiseql_cache_invalidate(PG_FUNCTION_ARGS) {
+    require_served_database();
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("tenant must not be NULL"),
+                        errhint("Use fraiseql_cache.invalidate_domain() to bump every tenant.")));
+    TenantId tenant;
+    memcpy(tenant.bytes, PG_GETARG_UUID_P(0)->data, sizeof tenant.bytes);
+    record_or_fail(manual_domain(fcinfo, 1), tenant);
+    PG_RETURN_VOID();
+}
+
+// Every known tenant of the domain, and the all-tenants pair.
+Datum fraiseql_cache_invalidate_domain(PG_FUNCTION_ARGS) {
+    require_served_database();
+    record_or_fail(manual_domain(fcinfo, 0) | pending::kWholeDomain, TenantId::all());
+    PG_RETURN_VOID();
+}
+
+}  // extern "C"
