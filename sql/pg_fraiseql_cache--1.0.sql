@@ -108,6 +108,11 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION fraiseql_cache._register_global(domain text)
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_register_global';
+
 CREATE FUNCTION fraiseql_cache._drop_triggers(rel regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -243,6 +248,10 @@ BEGIN
     ON CONFLICT (table_schema, table_name) DO UPDATE
        SET domain = EXCLUDED.domain, tenant_column = EXCLUDED.tenant_column
      WHERE (t.domain, t.tenant_column) IS DISTINCT FROM (EXCLUDED.domain, EXCLUDED.tenant_column);
+
+    IF col IS NULL THEN
+        PERFORM fraiseql_cache._register_global(dom);
+    END IF;
 
     INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
     VALUES ('00000000-0000-0000-0000-000000000000', dom,

@@ -69,3 +69,24 @@ Datum fraiseql_cache_invalidate_domain(PG_FUNCTION_ARGS) {
 }
 
 }  // extern "C"
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(fraiseql_cache_register_global);
+
+// setup_table_invalidation() of a global domain: at commit the worker learns
+// that the domain has one version for all tenants (and bumps it once), so
+// current_version() answers every tenant with that version from then on,
+// not only after the table's first change.
+Datum fraiseql_cache_register_global(PG_FUNCTION_ARGS) {
+    require_served_database();
+    text *domain = PG_GETARG_TEXT_PP(0);
+    int len = VARSIZE_ANY_EXHDR(domain);
+    uint32_t id = pending::intern_domain(VARDATA_ANY(domain), len, true);
+    if (id == pending::kNoDomain || !pending::ensure_ready())
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    record_or_fail(id | pending::kManual, TenantId::all());
+    PG_RETURN_VOID();
+}
+
+}  // extern "C"
