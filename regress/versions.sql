@@ -27,8 +27,10 @@ LANGUAGE sql AS $$
               FROM seen) s;
 $$;
 
--- A never-bumped pair reads the floor (0 on a fresh install).
-SELECT fraiseql_cache.current_version(:t1, 'no_such_domain') AS never_bumped;
+-- A never-bumped pair reads the floor (0 on a fresh install; raised after
+-- an unclean stop, or when the extension is created again in a running server).
+SELECT fraiseql_cache.current_version(:t1, 'no_such_domain') = floor AS never_bumped_reads_floor
+  FROM fraiseql_cache.stats();
 
 SELECT snapshot();
 INSERT INTO tv_contract SELECT g, ('00000000-0000-0000-0000-00000000000' || (g % 3 + 1))::uuid, 'c' || g

@@ -119,8 +119,8 @@ void commit() {
     });
 }
 
-bool extension_present() {
-    return pg_call([&] { return get_extension_oid("pg_fraiseql_cache", true) != InvalidOid; });
+uint32_t extension_oid() {
+    return pg_call([&] { return uint32_t(get_extension_oid("pg_fraiseql_cache", true)); });
 }
 
 WorkerStateRow read_state() {
@@ -229,25 +229,46 @@ std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains) 
                       1, types, values, SPI_OK_SELECT);
 }
 
-std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed) {
-    const std::size_t n = proposed.size();
-    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-    Datum values[3];
+namespace {
+// ($1 uuid[], $2 text[], $3 bigint[]) parameters for a set of rows.
+void row_arrays(const std::vector<VersionRow> &rows, Datum *values) {
+    const std::size_t n = rows.size();
     pg_call([&] {
         Datum *tenants = static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1)));
         Datum *versions = static_cast<Datum *>(palloc(sizeof(Datum) * (n ? n : 1)));
         for (std::size_t i = 0; i < n; i++) {
             auto *u = static_cast<pg_uuid_t *>(palloc(sizeof(pg_uuid_t)));
-            memcpy(u->data, proposed[i].tenant.bytes, UUID_LEN);
+            memcpy(u->data, rows[i].tenant.bytes, UUID_LEN);
             tenants[i] = UUIDPGetDatum(u);
-            versions[i] = Int64GetDatum(int64_t(proposed[i].version));
+            versions[i] = Int64GetDatum(int64_t(rows[i].version));
         }
         values[0] = PointerGetDatum(
             construct_array(tenants, int(n), UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-        values[1] = text_array(proposed.data(), n);
+        values[1] = text_array(rows.data(), n);
         values[2] = PointerGetDatum(
             construct_array(versions, int(n), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
     });
+}
+}  // namespace
+
+void insert_missing(const std::vector<VersionRow> &rows) {
+    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+    Datum values[3];
+    row_arrays(rows, values);
+    pg_call([&] {
+        const char *sql = "INSERT INTO fraiseql_cache.domain_version "
+                          "  (tenant_id, domain, version, last_modified) "
+                          "SELECT t, d, v, now() FROM unnest($1, $2, $3) AS u(t, d, v) "
+                          "ON CONFLICT (tenant_id, domain) DO NOTHING";
+        check(SPI_execute_with_args(sql, 3, types, values, nullptr, false, 0), SPI_OK_INSERT,
+              sql);
+    });
+}
+
+std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed) {
+    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+    Datum values[3];
+    row_arrays(proposed, values);
     return query_rows(
         "INSERT INTO fraiseql_cache.domain_version AS dv "
         "  (tenant_id, domain, version, last_modified) "

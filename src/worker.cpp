@@ -113,8 +113,7 @@ void Worker::run() {
     }
     if (atomics::load_acquire(&state_->loaded)) {
         persistence::begin("fraiseql_cache: clean shutdown");
-        bool present = persistence::extension_present();
-        if (present)
+        if (persistence::extension_oid() == atomics::load_acquire(&state_->loaded_extension))
             persistence::write_state(atomics::load_acquire(&state_->floor), true);
         persistence::commit();
         // Everything before the clean mark is durable once the mark is.
@@ -236,7 +235,8 @@ void Worker::discard_ring() {
 
 bool Worker::load() {
     persistence::begin("fraiseql_cache: loading versions");
-    if (!persistence::extension_present()) {
+    uint32_t extension = persistence::extension_oid();
+    if (extension == 0) {
         persistence::commit();
         discard_ring();
         return false;
@@ -259,27 +259,28 @@ bool Worker::load() {
     if (highest_seen > 0) {
         st.floor = std::max(st.floor, highest_seen + 1);
         persistence::raise_to(st.floor);
+        // Pairs only shared memory knows get rows too, at the new floor.
+        std::vector<persistence::VersionRow> known;
+        shared.versions.for_each([&](uint32_t id, const TenantId &t, uint64_t, int64_t) {
+            persistence::VersionRow row{};
+            row.tenant = t;
+            row.domain = shared.domains.name(int32_t(id));
+            row.version = st.floor;
+            known.push_back(row);
+        });
+        persistence::insert_missing(known);
     }
     persistence::write_state(st.floor, false);
     std::vector<persistence::VersionRow> rows = persistence::read_versions();
     std::vector<DomainName> globals = persistence::read_global_domains();
     persistence::commit();
+    atomics::store_release(&state_->loaded_extension, extension);
     // The raised values must be durable before any is published: raising
     // again from the old values after a crash would hand them out twice.
     flush_now();
     marked_unclean_ = true;
 
     atomics::store_release(&state_->floor, st.floor);
-    if (highest_seen > 0) {
-        // Entries left from the old tables: no older than the new floor.
-        std::vector<std::pair<uint32_t, TenantId>> stale;
-        shared.versions.for_each([&](uint32_t id, const TenantId &t, uint64_t, int64_t) {
-            stale.emplace_back(id, t);
-        });
-        TimestampTz now = GetCurrentTimestamp();
-        for (const auto &[id, tenant] : stale)
-            shared.versions.store(id, tenant, st.floor, now);
-    }
     for (const persistence::VersionRow &r : rows)
         domain_id(r.domain);
     for (const DomainName &g : globals) {
@@ -299,7 +300,7 @@ void Worker::mark_unclean_once() {
     if (marked_unclean_)
         return;
     persistence::begin("fraiseql_cache: starting");
-    if (persistence::extension_present())
+    if (persistence::extension_oid() != 0)
         persistence::write_state(atomics::load_acquire(&state_->floor), false);
     persistence::commit();
     flush_now();  // durable before anything this worker publishes
@@ -389,12 +390,16 @@ bool Worker::step() {
         return false;
 
     persistence::begin("fraiseql_cache: publishing versions");
-    if (!persistence::extension_present()) {
+    uint32_t extension = persistence::extension_oid();
+    if (extension != atomics::load_acquire(&state_->loaded_extension)) {
+        // Dropped, perhaps created again: reload from the new tables, then
+        // handle the ring (its commits may be the new tables' first).
         persistence::commit();
         persistence::forget_plans();
         atomics::store_release(&state_->loaded, 0u);
-        discard_ring();
-        return false;
+        if (extension == 0)
+            discard_ring();
+        return extension != 0;
     }
     uint64_t floor = atomics::load_acquire(&state_->floor);
     if (reset) {

@@ -26,8 +26,9 @@ struct WorkerStateRow {
 void begin(const char *activity);
 void commit();
 
-// Whether CREATE EXTENSION pg_fraiseql_cache has run in this database.
-bool extension_present();
+// The OID of pg_fraiseql_cache in this database, 0 when not installed.
+// A new OID means the extension was dropped and created again.
+uint32_t extension_oid();
 
 WorkerStateRow read_state();
 void write_state(uint64_t floor, bool clean_shutdown);
@@ -55,5 +56,8 @@ std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains);
 // Persists new versions: each row's version becomes
 // max(persisted + 1, proposed). Returns what was stored.
 std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed);
+
+// Inserts the rows whose (tenant, domain) has no row yet.
+void insert_missing(const std::vector<VersionRow> &rows);
 
 }  // namespace fraiseql_cache::persistence

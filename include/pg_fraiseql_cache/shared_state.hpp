@@ -60,7 +60,7 @@ struct SharedState {
     uint64_t overflow_served;
     uint64_t floor;             // version of a pair never bumped
     uint32_t spilled;           // 1: some pairs live only in domain_version
-    uint32_t padding;
+    uint32_t loaded_extension;  // OID of the extension the versions were loaded from
     Counters counters;
     ConditionVariable publish_cv;
 };
