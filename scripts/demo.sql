@@ -66,11 +66,22 @@ ROLLBACK;
 SELECT :initech_before AS initech_before, fraiseql_cache.current_version(:initech, 'contract') AS initech_after;
 
 \echo
-\echo '== 8. Monitoring'
+\echo '== 8. Manual bumps, applied at commit: one tenant, or a whole domain'
+SELECT fraiseql_cache.invalidate(:acme, 'contract');
+SELECT fraiseql_cache.invalidate_domain('item');
+
+\echo
+\echo '== 9. Monitoring'
+\echo '-- tracked tables and their triggers'
+SELECT table_name, domain, tenant_column, trigger_enabled FROM fraiseql_cache.v_invalidation_status ORDER BY 1;
+\echo '-- live versions (shared memory)'
+SELECT tenant_id, domain, version FROM fraiseql_cache.v_domain_versions ORDER BY domain, tenant_id;
+\echo '-- the most recent bumps, newest first'
+SELECT to_char(invalidated_at, 'HH24:MI:SS.MS') AS at, tenant_id, domain, version, source, transactions
+  FROM fraiseql_cache.v_recent_invalidations LIMIT 10;
+\echo '-- counters'
 \x on
 SELECT * FROM fraiseql_cache.stats();
 \x off
-SELECT table_schema, table_name, domain, tenant_column FROM fraiseql_cache.tracked_tables ORDER BY 2;
-SELECT tenant_id, domain, version FROM fraiseql_cache.domain_version ORDER BY domain, tenant_id;
 \echo
 \echo 'Demo complete.'
