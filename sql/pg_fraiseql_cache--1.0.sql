@@ -46,7 +46,8 @@ CREATE TABLE fraiseql_cache.worker_state (
     floor          bigint  NOT NULL DEFAULT 0,
     clean_shutdown boolean NOT NULL DEFAULT true
 );
-INSERT INTO fraiseql_cache.worker_state (id, floor, clean_shutdown) VALUES (1, 0, true);
+-- No row yet: the worker writes it (a row here would collide with the
+-- dumped one on pg_restore). No row reads as floor 0, clean.
 
 -- Kept by pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.domain_version', '');
@@ -72,6 +73,11 @@ LANGUAGE C VOLATILE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_current_versions';
 COMMENT ON FUNCTION fraiseql_cache.current_versions(uuid, text[]) IS
     'Current versions of (tenant, d) for each d in domains, in the same order.';
+
+CREATE FUNCTION fraiseql_cache._serves_this_database()
+RETURNS boolean
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_serves_this_database';
 
 CREATE FUNCTION fraiseql_cache._require_ready()
 RETURNS void
@@ -415,6 +421,9 @@ AS $fn$
 DECLARE
     r record;
 BEGIN
+    IF NOT fraiseql_cache._serves_this_database() THEN
+        RETURN;  -- e.g. pg_restore into another database: nothing to bump
+    END IF;
     FOR r IN
         SELECT DISTINCT c.oid, n.nspname, c.relname,
                pg_catalog.split_part(pg_catalog.encode(tg.tgargs, 'escape'), '\000', 1) AS domain,

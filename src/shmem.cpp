@@ -84,18 +84,26 @@ void install_shmem_hooks() {
 
 bool shared_ready() { return shared.state != nullptr; }
 
-void require_served_database() {
-    // Cached per backend: the parameter is fixed at server start.
+namespace {
+// Cached per backend: the parameter is fixed at server start.
+Oid served_database() {
     static Oid served = InvalidOid;
+    if (served == InvalidOid)
+        served = get_database_oid(settings.database, true);
+    return served;
+}
+}  // namespace
+
+bool serves_this_database() { return shared_ready() && served_database() == MyDatabaseId; }
+
+void require_served_database() {
     if (!shared_ready())
         ereport(ERROR,
                 (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                  errmsg("pg_fraiseql_cache is not loaded through shared_preload_libraries"),
                  errhint("Add pg_fraiseql_cache to shared_preload_libraries in postgresql.conf "
                          "and restart the server.")));
-    if (served == InvalidOid)
-        served = get_database_oid(settings.database, true);
-    if (served != MyDatabaseId)
+    if (served_database() != MyDatabaseId)
         ereport(ERROR,
                 (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                  errmsg("database \"%s\" is not served by pg_fraiseql_cache",

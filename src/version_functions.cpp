@@ -98,6 +98,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(fraiseql_cache_current_version);
 PG_FUNCTION_INFO_V1(fraiseql_cache_current_versions);
 PG_FUNCTION_INFO_V1(fraiseql_cache_require_ready);
+PG_FUNCTION_INFO_V1(fraiseql_cache_serves_this_database);
 
 Datum fraiseql_cache_current_version(PG_FUNCTION_ARGS) {
     require_served_database();
@@ -139,6 +140,11 @@ Datum fraiseql_cache_current_versions(PG_FUNCTION_ARGS) {
         });
         return PointerGetDatum(result);
     });
+}
+
+// Whether versions are kept for this database (preloaded, and served).
+Datum fraiseql_cache_serves_this_database(PG_FUNCTION_ARGS) {
+    PG_RETURN_BOOL(serves_this_database());
 }
 
 // Raises the preload / served-database error, for the PL/pgSQL functions.

@@ -82,6 +82,7 @@ bool shared_ready();
 // Raises a clear error unless the library was preloaded and this backend
 // is connected to the database the worker serves.
 void require_served_database();
+bool serves_this_database();
 
 // Wakes the worker, if one runs. Never fails.
 void wake_worker();
