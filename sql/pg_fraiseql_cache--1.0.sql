@@ -136,6 +136,78 @@ BEGIN
 END
 $fn$;
 
+-- SECURITY DEFINER (the extension owner): application roles cannot write
+-- tracked_tables or domain_version themselves. What it registers comes
+-- from the table's zz_fraiseql_cache_row trigger, which only a role allowed
+-- to create triggers on the table can have put there, so calling it
+-- directly registers nothing a caller could not register through setup.
+CREATE FUNCTION fraiseql_cache._register_table(rel regclass)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    args text;
+    dom  text;
+    col  text;
+BEGIN
+    SELECT pg_catalog.encode(t.tgargs, 'escape') INTO args
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid = rel AND t.tgname = 'zz_fraiseql_cache_row' AND t.tgparentid = 0
+       AND t.tgfoid = 'fraiseql_cache.track_row()'::pg_catalog.regprocedure;
+    IF args IS NULL THEN
+        RAISE EXCEPTION 'table % has no pg_fraiseql_cache trigger', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Use fraiseql_cache.setup_table_invalidation().';
+    END IF;
+    dom := pg_catalog.split_part(args, '\000', 1);
+    col := NULLIF(pg_catalog.split_part(args, '\000', 2), '');
+
+    INSERT INTO fraiseql_cache.tracked_tables AS t (table_schema, table_name, domain, tenant_column)
+    SELECT n.nspname, c.relname, dom, col
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = rel
+    ON CONFLICT (table_schema, table_name) DO UPDATE
+       SET domain = EXCLUDED.domain, tenant_column = EXCLUDED.tenant_column
+     WHERE (t.domain, t.tenant_column) IS DISTINCT FROM (EXCLUDED.domain, EXCLUDED.tenant_column);
+
+    IF col IS NULL THEN
+        PERFORM fraiseql_cache._register_global(dom);
+    END IF;
+
+    INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
+    VALUES ('00000000-0000-0000-0000-000000000000', dom,
+            fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', dom), now())
+    ON CONFLICT (tenant_id, domain) DO NOTHING;
+END
+$fn$;
+
+-- SECURITY DEFINER like _register_table(); it removes the registration of
+-- a table only once the table's trigger is gone. Returns whether there was one.
+CREATE FUNCTION fraiseql_cache._unregister_table(rel regclass)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    n int;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = rel AND t.tgname = 'zz_fraiseql_cache_row') THEN
+        RAISE EXCEPTION 'table % still has its pg_fraiseql_cache trigger', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Use fraiseql_cache.remove_table_invalidation().';
+    END IF;
+    DELETE FROM fraiseql_cache.tracked_tables t
+     USING pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+     WHERE c.oid = rel AND t.table_schema = ns.nspname AND t.table_name = c.relname;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n > 0;
+END
+$fn$;
+
 CREATE FUNCTION fraiseql_cache.setup_table_invalidation(
     table_name    text,
     domain        text DEFAULT NULL,
@@ -147,6 +219,9 @@ AS $fn$
         fraiseql_cache._resolve_table(table_name), domain, tenant_column)
 $fn$;
 
+-- Runs as the caller: the ownership check and CREATE TRIGGER see who is
+-- asking. Only the bookkeeping is done as the extension owner, by
+-- _register_table(), which reads what to register from the triggers.
 CREATE FUNCTION fraiseql_cache._setup_table_invalidation(
     rel           regclass,
     domain        text,
@@ -249,20 +324,7 @@ BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_truncate', rel);
     END IF;
 
-    INSERT INTO fraiseql_cache.tracked_tables AS t (table_schema, table_name, domain, tenant_column)
-    VALUES (nsp, rel_name, dom, col)
-    ON CONFLICT (table_schema, table_name) DO UPDATE
-       SET domain = EXCLUDED.domain, tenant_column = EXCLUDED.tenant_column
-     WHERE (t.domain, t.tenant_column) IS DISTINCT FROM (EXCLUDED.domain, EXCLUDED.tenant_column);
-
-    IF col IS NULL THEN
-        PERFORM fraiseql_cache._register_global(dom);
-    END IF;
-
-    INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
-    VALUES ('00000000-0000-0000-0000-000000000000', dom,
-            fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', dom), now())
-    ON CONFLICT (tenant_id, domain) DO NOTHING;
+    PERFORM fraiseql_cache._register_table(rel);
 
     RETURN pg_catalog.format('tracking %s as domain "%s" (%s)', rel, dom,
         CASE WHEN col IS NULL THEN 'global: one version for all tenants'
@@ -293,11 +355,7 @@ BEGIN
                   HINT = 'Run remove_table_invalidation() as the table''s owner.';
     END IF;
     PERFORM fraiseql_cache._drop_triggers(rel);
-    DELETE FROM fraiseql_cache.tracked_tables t
-     USING pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-     WHERE c.oid = rel AND t.table_schema = ns.nspname AND t.table_name = c.relname;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    IF n = 0 THEN
+    IF NOT fraiseql_cache._unregister_table(rel) THEN
         RETURN pg_catalog.format('%s was not tracked', rel);
     END IF;
     RETURN pg_catalog.format('stopped tracking %s', rel);
@@ -397,9 +455,12 @@ COMMENT ON VIEW fraiseql_cache.v_invalidation_status IS
 -- DDL on tracked tables. DROP TABLE removes the registration; ALTER TABLE
 -- (which can change what queries return: columns, types, defaults,
 -- partitions) bumps the domain, and a rename follows the table.
+-- Both run as the extension owner (SECURITY DEFINER): the role altering or
+-- dropping its own table need not be able to write tracked_tables.
 CREATE FUNCTION fraiseql_cache._on_sql_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -416,6 +477,7 @@ $fn$;
 CREATE FUNCTION fraiseql_cache._on_ddl_command_end()
 RETURNS event_trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -457,3 +519,10 @@ CREATE EVENT TRIGGER fraiseql_cache_sql_drop ON sql_drop
 CREATE EVENT TRIGGER fraiseql_cache_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION fraiseql_cache._on_ddl_command_end();
+
+-- Privileges. Reading versions (the functions, the views) is open to every
+-- role that is granted USAGE on the schema; bumping by hand and writing
+-- rules are granted explicitly (see the README's "Privileges").
+REVOKE ALL ON FUNCTION fraiseql_cache.invalidate(uuid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraiseql_cache.invalidate_domain(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraiseql_cache._register_global(text) FROM PUBLIC;

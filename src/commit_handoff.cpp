@@ -46,9 +46,15 @@ struct WaitTarget {
 };
 WaitTarget wait_target = {};
 
-bool worker_serving() {
-    return atomics::load_acquire(&shared.state->worker_pid) != 0 &&
-           atomics::load_acquire(&shared.state->loaded) != 0;
+// Whether a commit should wait for publication: the worker serves, or has
+// not loaded yet (server start, crash-restart, extension created): it will
+// publish this commit's bumps as soon as it has loaded, normally within
+// milliseconds, and read-your-writes (I6) must hold in that window too. Not
+// when a worker that had loaded has gone away (it is restarted only after
+// bgw_restart_time): that wait would just time out.
+bool worker_expected() {
+    return atomics::load_acquire(&shared.state->loaded) == 0 ||
+           atomics::load_acquire(&shared.state->worker_pid) != 0;
 }
 
 void discard() noexcept {
@@ -57,8 +63,10 @@ void discard() noexcept {
     rows_seen = 0;
 }
 
-void fill_slot(RingSlot &slot, const PairKey &key, bool first, TimestampTz now) {
+void fill_slot(RingSlot &slot, const PairKey &key, bool first, TimestampTz now,
+               uint64_t xact) {
     const LocalDomain &d = (*local_domains)[key.domain_id & ~(kWholeDomain | kManual)];
+    slot.xact = xact;
     slot.committed_at = now;
     slot.database = MyDatabaseId;
     slot.flags = (first ? kSlotFirstOfXact : 0u) | (d.global ? kSlotGlobal : 0u) |
@@ -84,6 +92,10 @@ void hand_off() noexcept {
     long waited_us = 0;
     bool counted_wait = false;
     TimestampTz now = GetCurrentTimestamp();
+    // Unique among live transactions: this backend's PGPROC number and a
+    // per-backend commit counter.
+    static uint64_t commits = 0;
+    uint64_t xact = (uint64_t(MyProc->pgprocno) << 40) | (++commits & ((uint64_t(1) << 40) - 1));
 
     while (remaining > 0) {
         uint64_t position = 0;
@@ -107,7 +119,7 @@ void hand_off() noexcept {
             while (!pairs->slot_at(next_slot).used)
                 next_slot++;
             RingSlot &slot = ring.slot(position + k);
-            fill_slot(slot, pairs->slot_at(next_slot).key, first, now);
+            fill_slot(slot, pairs->slot_at(next_slot).key, first, now, xact);
             first = false;
             next_slot++;
             ring.publish(position + k);
@@ -128,7 +140,7 @@ void hand_off() noexcept {
     count(&Counters::xacts_handed_off);
     wake_worker();
 
-    wait_target.pending = settings.wait_for_bump && settings.wait_timeout_ms > 0 && worker_serving();
+    wait_target.pending = settings.wait_for_bump && settings.wait_timeout_ms > 0 && worker_expected();
     wait_target.position = last_position;
     wait_target.overflow_ticket = ticket;
     discard();
@@ -153,7 +165,7 @@ void wait_for_publication() {
         if (published(t))
             break;
         long elapsed_ms = long((GetCurrentTimestamp() - start) / 1000);
-        if (elapsed_ms >= settings.wait_timeout_ms || !worker_serving()) {
+        if (elapsed_ms >= settings.wait_timeout_ms || !worker_expected()) {
             count(&Counters::wait_timeouts);
             break;
         }

@@ -21,14 +21,18 @@ namespace {
 uint64_t version_from_table(const TenantId &tenant, const char *domain, std::size_t len) {
     count(&Counters::table_reads);
     return pg_call([&] {
+        // Runs with the caller's search_path: every name and operator is
+        // schema-qualified, so nothing on that path can stand in for them.
         static const char *sql =
             "SELECT coalesce("
             "  (SELECT dv.version FROM fraiseql_cache.domain_version dv"
-            "    WHERE dv.domain = $2 AND dv.tenant_id = CASE WHEN EXISTS ("
+            "    WHERE dv.domain OPERATOR(pg_catalog.=) $2"
+            "      AND dv.tenant_id OPERATOR(pg_catalog.=) CASE WHEN EXISTS ("
             "      SELECT 1 FROM fraiseql_cache.tracked_tables tt"
-            "       WHERE tt.domain = $2 AND tt.tenant_column IS NULL)"
-            "      THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE $1 END),"
-            "  (SELECT ws.floor FROM fraiseql_cache.worker_state ws WHERE ws.id = 1),"
+            "       WHERE tt.domain OPERATOR(pg_catalog.=) $2 AND tt.tenant_column IS NULL)"
+            "      THEN '00000000-0000-0000-0000-000000000000'::pg_catalog.uuid ELSE $1 END),"
+            "  (SELECT ws.floor FROM fraiseql_cache.worker_state ws"
+            "    WHERE ws.id OPERATOR(pg_catalog.=) 1),"
             "  0)";
         pg_uuid_t u;
         memcpy(u.data, tenant.bytes, UUID_LEN);

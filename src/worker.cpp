@@ -1,16 +1,23 @@
 // The background worker: drains the ring, assigns versions, persists them,
 // then publishes them to shared memory.
 //
-// Why versions are never reused (I3). Each batch bumps a pair at most once.
-// Batches are committed asynchronously (no fsync on the read-your-writes
-// path), but batch N is published only once batch N-1's commit record is
-// flushed: shared memory runs at most kBatchesAhead = 1 batch ahead of what
-// is durable. Usually a later user commit has already flushed it; otherwise
-// the worker flushes it itself. After an unclean stop
-// (worker_state.clean_shutdown is false) the worker raises every persisted
-// version and the floor by kBatchesAhead + 1 before serving, with a
-// synchronous commit: that moves every pair past anything a client could
-// have seen, and stands in for the bumps that were in the lost ring (I2).
+// What a version counts. A pair's version goes up by the number of
+// committed transactions that changed it (I4: each transaction counts once
+// per pair, whatever its row count; the all-tenants pair counts each
+// transaction once per domain), by one for a bump that comes only from a
+// cascade, TRUNCATE, invalidate_domain() or a reset. A batch coalesces its
+// transactions into one step per pair, so no batch raises a pair by more
+// than kMaxStep.
+//
+// Why versions are never reused (I3). Batches are committed asynchronously
+// (no fsync on the read-your-writes path), but batch N is published only
+// once batch N-1's commit record is flushed: shared memory runs at most
+// kBatchesAhead = 1 batch ahead of what is durable. Usually a later user
+// commit has already flushed it; otherwise the worker flushes it itself.
+// After an unclean stop (worker_state.clean_shutdown is false) the worker
+// raises every persisted version and the floor by kCrashRaise before
+// serving, durably: that moves every pair past anything a client could have
+// seen, and stands in for the bumps that were in the lost ring (I2).
 // A clean shutdown drains the ring, flushes, and records clean_shutdown =
 // true, so a restart bumps nothing.
 //
@@ -45,7 +52,12 @@ namespace {
 // How many batches publication may run ahead of the flushed WAL.
 constexpr uint64_t kBatchesAhead = 1;
 // Largest number of ring slots taken into one worker transaction.
-constexpr uint64_t kMaxBatchSlots = 65536;
+constexpr uint64_t kMaxBatchSlots = 16384;
+// Largest step of one pair in one batch: a transaction per slot, plus one
+// for a reset.
+constexpr uint64_t kMaxStep = kMaxBatchSlots + 1;
+// Past anything published but perhaps not durable before a crash.
+constexpr uint64_t kCrashRaise = kBatchesAhead * kMaxStep + 1;
 // Domain ids above this name a domain the full dictionary could not take.
 constexpr uint32_t kSpillDomain = 1u << 31;
 
@@ -243,11 +255,11 @@ bool Worker::load() {
     }
     persistence::WorkerStateRow st = persistence::read_state();
     if (!st.clean_shutdown) {
-        persistence::raise_all(kBatchesAhead + 1);
-        st.floor += kBatchesAhead + 1;
+        persistence::raise_all(kCrashRaise);
+        st.floor += kCrashRaise;
         count(&Counters::resets);
         ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version raised "
-                             "by %d", int(kBatchesAhead + 1))));
+                             "by %llu", (unsigned long long)kCrashRaise)));
     }
     // Shared memory still holding versions means the extension was dropped
     // and created again while the server ran: the new tables start low, so
@@ -364,6 +376,8 @@ bool Worker::step() {
 
     // Pair -> (transactions coalesced, BumpSource bits).
     PairSet batch(1024);
+    // (domain, transaction) pairs already counted for the all-tenants pair.
+    PairSet counted_for_all(1024);
     std::vector<std::pair<DomainName, uint32_t>> whole_domains;
     std::vector<uint32_t> global_ids;
     uint64_t end = start;
@@ -383,8 +397,12 @@ bool Worker::step() {
             global_ids.push_back(id);
         if (oldest == 0 || slot.committed_at < oldest)
             oldest = slot.committed_at;
-        batch.add(id, slot.tenant, 1, source);
-        batch.add(id, TenantId::all(), 1, source);  // every bump of (t, d) bumps (all, d)
+        if (!slot.tenant.is_all())
+            batch.add(id, slot.tenant, 1, source);
+        // Every bump of (t, d) bumps (all, d): once per transaction.
+        TenantId xact{};
+        memcpy(xact.bytes, &slot.xact, sizeof slot.xact);
+        batch.add(id, TenantId::all(), counted_for_all.add(id, xact) ? 1 : 0, source);
     }
     if (end == start && !reset)
         return false;
@@ -427,12 +445,12 @@ bool Worker::step() {
 
     std::vector<persistence::VersionRow> proposed;
     proposed.reserve(batch.size());
-    batch.for_each([&](const PairKey &key, uint32_t) {
+    batch.for_each([&](const PairKey &key, uint32_t xacts) {
         persistence::VersionRow row{};
         row.tenant = key.tenant;
         row.domain = domain_name(key.domain_id);
         uint64_t current = current_version(key.domain_id, key.tenant);
-        row.version = (current > floor ? current : floor) + 1;
+        row.version = (current > floor ? current : floor) + (xacts > 0 ? xacts : 1);
         proposed.push_back(row);
     });
     std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
@@ -478,6 +496,8 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     // Durability is handled by flushing explicitly (see the file comment),
     // so a batch's commit does not wait for its own fsync.
     SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    // The worker's SQL resolves nothing through a user-controlled path.
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
     atomics::store_release(&shared.state->worker_procno, MyProc->pgprocno);
     atomics::store_release(&shared.state->served_database, uint32_t(MyDatabaseId));

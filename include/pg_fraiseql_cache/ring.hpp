@@ -39,6 +39,7 @@ enum RingSlotFlags : uint32_t {
 
 struct RingSlot {
     uint64_t seq;
+    uint64_t xact;         // identifies the committing transaction among slots
     int64_t committed_at;  // TimestampTz of the hand-off, for the lag figure
     uint32_t database;     // database OID of the committing backend
     uint32_t flags;
