@@ -90,4 +90,18 @@ uint64_t send(const std::vector<Announcement> &announcements) {
     });
 }
 
+void send_heartbeat(uint64_t published) {
+    pg_call([&] {
+        char channel[NAMEDATALEN];
+        snprintf(channel, sizeof channel, "%s_heartbeat", settings.notify_channel);
+        StringInfoData buf;
+        initStringInfo(&buf);
+        appendStringInfo(&buf, "{\"at\": \"%s\", \"published\": %llu}",
+                         timestamptz_to_str(GetCurrentTimestamp()),
+                         (unsigned long long)published);
+        Async_Notify(channel, buf.data);
+        pfree(buf.data);
+    });
+}
+
 }  // namespace fraiseql_cache::notify

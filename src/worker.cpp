@@ -79,11 +79,13 @@ class Worker {
     void remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
                   int64_t oldest_handoff);
 
+    long heartbeat();
     void flush_previous_batch();
     void flush_now();
 
     SharedState *state_ = shared.state;
     XLogRecPtr previous_batch_end_ = InvalidXLogRecPtr;
+    TimestampTz last_heartbeat_ = 0;
     std::vector<DomainName> spilled_names_;
     bool marked_unclean_ = false;
 };
@@ -96,9 +98,10 @@ void Worker::run() {
             pg_call([] { ProcessConfigFile(PGC_SIGHUP); });
         }
         bool more = step();
+        long sleep_ms = heartbeat();
         if (!more)
-            pg_call([] {
-                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L,
+            pg_call([&] {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
                                 PG_WAIT_EXTENSION);
             });
         pg_call([] { CHECK_FOR_INTERRUPTS(); });
@@ -131,6 +134,25 @@ void Worker::run() {
         // Everything before the clean mark is durable once the mark is.
         flush_now();
     }
+}
+
+// Sends the heartbeat when due; returns how long the loop may sleep.
+long Worker::heartbeat() {
+    const long idle_ms = 1000;
+    if (settings.heartbeat_ms <= 0 || !atomics::load_acquire(&state_->loaded))
+        return idle_ms;
+    TimestampTz now = GetCurrentTimestamp();
+    long since_ms = long((now - last_heartbeat_) / 1000);
+    if (last_heartbeat_ == 0 || since_ms >= settings.heartbeat_ms) {
+        persistence::begin("fraiseql_cache: heartbeat");
+        if (settings.notify)
+            notify::send_heartbeat(atomics::load_acquire(&state_->published));
+        persistence::commit();
+        last_heartbeat_ = now;
+        since_ms = 0;
+    }
+    long due_ms = settings.heartbeat_ms - since_ms;
+    return due_ms < idle_ms ? (due_ms > 1 ? due_ms : 1) : idle_ms;
 }
 
 // Keeps publication at most one batch ahead of the flushed WAL.
@@ -492,7 +514,27 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
+    // The database may be missing (not created yet, dropped WITH (FORCE)):
+    // connecting then fails with FATAL and the postmaster restarts us. Back
+    // off, 1 s doubling to 60 s, so the log gets one line per attempt, not
+    // one a second.
+    uint32_t failures = atomics::load_acquire(&shared.state->connect_failures);
+    if (failures > 0) {
+        long delay_ms = 1000L << (failures < 6 ? failures : 6);
+        TimestampTz until =
+            TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms < 60000 ? delay_ms : 60000);
+        for (TimestampTz now = GetCurrentTimestamp(); now < until && !ShutdownRequestPending;
+             now = GetCurrentTimestamp()) {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                            long((until - now) / 1000) + 1, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
+        if (ShutdownRequestPending)
+            proc_exit(0);
+    }
+    atomics::store_release(&shared.state->connect_failures, failures + 1);
     BackgroundWorkerInitializeConnection(settings.database, nullptr, 0);
+    atomics::store_release(&shared.state->connect_failures, 0u);
     // Durability is handled by flushing explicitly (see the file comment),
     // so a batch's commit does not wait for its own fsync.
     SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);

@@ -20,4 +20,10 @@ struct Announcement {
 // them resynchronises by reading versions).
 uint64_t send(const std::vector<Announcement> &announcements);
 
+// Queues a heartbeat on "<notify_channel>_heartbeat" (its own channel, so
+// listeners of the invalidation payload never see another shape):
+// {"at": "<timestamptz>", "published": N}. A listener that hears neither
+// invalidations nor heartbeats for a while knows its stream went silent.
+void send_heartbeat(uint64_t published);
+
 }  // namespace fraiseql_cache::notify

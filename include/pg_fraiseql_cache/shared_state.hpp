@@ -61,6 +61,7 @@ struct SharedState {
     uint64_t floor;             // version of a pair never bumped
     uint32_t spilled;           // 1: some pairs live only in domain_version
     uint32_t loaded_extension;  // OID of the extension the versions were loaded from
+    uint32_t connect_failures;  // worker starts in a row that did not reach its database
     Counters counters;
     ConditionVariable publish_cv;
 };
