@@ -84,3 +84,10 @@ SELECT * FROM expect_error('SELECT fraiseql_cache.invalidate(''00000000-0000-000
 SELECT * FROM expect_error('SELECT fraiseql_cache.invalidate_domain('''')');
 SELECT * FROM expect_error('SELECT fraiseql_cache.invalidate_domain(repeat(''x'', 64))');
 SELECT * FROM expect_error($$INSERT INTO fraiseql_cache.cascade_rules VALUES ('a', 'b', 'explode')$$);
+SELECT * FROM expect_error($$INSERT INTO fraiseql_cache.cascade_rules VALUES ('a', 'a')$$);
+SELECT * FROM expect_error($$INSERT INTO fraiseql_cache.cascade_rules VALUES ('', 'b')$$);
+INSERT INTO fraiseql_cache.cascade_rules VALUES ('a', 'b');
+SELECT * FROM expect_error($$UPDATE fraiseql_cache.cascade_rules SET rule_type = 'x'$$);
+SELECT * FROM expect_error($$UPDATE fraiseql_cache.cascade_rules SET target_domain = 'a'$$);
+SELECT source_domain, target_domain, rule_type FROM fraiseql_cache.cascade_rules;
+DELETE FROM fraiseql_cache.cascade_rules;

@@ -22,8 +22,39 @@ CREATE TABLE fraiseql_cache.cascade_rules (
     PRIMARY KEY (source_domain, target_domain),
     CONSTRAINT cascade_rules_rule_type_check CHECK (rule_type IN ('invalidate', 'notify')),
     CONSTRAINT cascade_rules_source_check CHECK (octet_length(source_domain) BETWEEN 1 AND 63),
-    CONSTRAINT cascade_rules_target_check CHECK (octet_length(target_domain) BETWEEN 1 AND 63)
+    CONSTRAINT cascade_rules_target_check CHECK (octet_length(target_domain) BETWEEN 1 AND 63),
+    CONSTRAINT cascade_rules_no_self_loop CHECK (source_domain <> target_domain)
 );
+-- Clear errors (with a hint) for what the CHECK constraints would refuse
+-- tersely, and for self-loops.
+CREATE FUNCTION fraiseql_cache._check_cascade_rule()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NEW.rule_type IS NULL OR NEW.rule_type NOT IN ('invalidate', 'notify') THEN
+        RAISE EXCEPTION 'unknown cascade rule_type "%"', NEW.rule_type
+            USING ERRCODE = 'check_violation',
+                  HINT = 'rule_type is ''invalidate'' (bump the target) or ''notify'' (only announce it).';
+    END IF;
+    IF NEW.source_domain = NEW.target_domain THEN
+        RAISE EXCEPTION 'cascade rule from domain "%" to itself', NEW.source_domain
+            USING ERRCODE = 'check_violation',
+                  HINT = 'A change already bumps its own domain; a rule needs a different target.';
+    END IF;
+    IF pg_catalog.octet_length(NEW.source_domain) NOT BETWEEN 1 AND 63
+       OR pg_catalog.octet_length(NEW.target_domain) NOT BETWEEN 1 AND 63 THEN
+        RAISE EXCEPTION 'cascade rule domains must be 1 to 63 bytes long'
+            USING ERRCODE = 'check_violation',
+                  HINT = 'Use the domain names of fraiseql_cache.tracked_tables.';
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON fraiseql_cache.cascade_rules
+    FOR EACH ROW EXECUTE FUNCTION fraiseql_cache._check_cascade_rule();
+
 COMMENT ON TABLE fraiseql_cache.cascade_rules IS
     'A change in source_domain also bumps (invalidate) or announces (notify) target_domain for the same tenant.';
 
