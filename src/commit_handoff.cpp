@@ -95,7 +95,7 @@ void hand_off() noexcept {
     // Unique among live transactions: this backend's PGPROC number and a
     // per-backend commit counter.
     static uint64_t commits = 0;
-    uint64_t xact = (uint64_t(MyProc->pgprocno) << 40) | (++commits & ((uint64_t(1) << 40) - 1));
+    uint64_t xact = (uint64_t(my_proc_number()) << 40) | (++commits & ((uint64_t(1) << 40) - 1));
 
     while (remaining > 0) {
         uint64_t position = 0;

@@ -541,7 +541,7 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     // The worker's SQL resolves nothing through a user-controlled path.
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
-    atomics::store_release(&shared.state->worker_procno, MyProc->pgprocno);
+    atomics::store_release(&shared.state->worker_procno, int32_t(my_proc_number()));
     atomics::store_release(&shared.state->served_database, uint32_t(MyDatabaseId));
     atomics::store_release(&shared.state->worker_pid, int32_t(MyProcPid));
     on_shmem_exit(

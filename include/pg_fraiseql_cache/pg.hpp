@@ -25,6 +25,15 @@ extern "C" {
 #include "utils/uuid.h"
 }
 
+// This process's PGPROC number (a field until PostgreSQL 16, a global since 17).
+inline int my_proc_number() {
+#if PG_VERSION_NUM >= 170000
+    return MyProcNumber;
+#else
+    return MyProc->pgprocno;
+#endif
+}
+
 // PostgreSQL defines these as macros; they collide with the C++ library.
 #ifdef printf
 #undef printf
