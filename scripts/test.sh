@@ -92,4 +92,5 @@ pgtap_suite() {
 run_suite pg_regress pg_regress_suite
 run_suite pgtap pgtap_suite
 run_suite dump_roundtrip tests/dump/roundtrip.sh
+run_suite readme_quick_start tests/readme/quick_start.sh
 run_suite integration build/meson/integration_tests --gtest_brief=1
