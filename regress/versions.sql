@@ -43,7 +43,8 @@ UPDATE tv_contract SET name = name || '!';
 SELECT * FROM bumps();
 -- domain_version agrees with shared memory.
 SELECT dv.tenant_id, dv.version = fraiseql_cache.current_version(dv.tenant_id, dv.domain) AS agrees
-  FROM fraiseql_cache.domain_version dv WHERE dv.domain = 'contract' ORDER BY 1;
+  FROM fraiseql_cache.domain_version dv
+ WHERE dv.domain = 'contract' AND dv.tenant_id IN (:t1, :t2, :t3, :all) ORDER BY 1;
 
 -- One row: its tenant only.
 SELECT snapshot();
@@ -156,6 +157,6 @@ SELECT * FROM expect_error('SELECT fraiseql_cache.current_version(''not-a-uuid''
 SELECT * FROM expect_error('SELECT fraiseql_cache.track_row()');
 
 -- The monitoring counters moved.
-SELECT serving, rows_seen >= 10000 AS rows_counted, dedup_ratio > 100 AS deduplicated,
+SELECT serving, rows_seen >= 10000 AS rows_counted, dedup_ratio > 1 AS deduplicated,
        bumps > 0 AS bumped, overflows, wait_timeouts
   FROM fraiseql_cache.stats();

@@ -32,6 +32,7 @@ namespace {
 struct LocalDomain {
     DomainName name;
     bool global;
+    uint64_t counted_in;  // last hand-off whose slot of this domain counts for (all, d)
 };
 std::vector<LocalDomain> *local_domains = nullptr;
 
@@ -65,13 +66,15 @@ void discard() noexcept {
 
 void fill_slot(RingSlot &slot, const PairKey &key, bool first, TimestampTz now,
                uint64_t xact) {
-    const LocalDomain &d = (*local_domains)[key.domain_id & ~(kWholeDomain | kManual)];
-    slot.xact = xact;
+    LocalDomain &d = (*local_domains)[key.domain_id & ~(kWholeDomain | kManual)];
+    bool counts_for_all = d.counted_in != xact;
+    d.counted_in = xact;
     slot.committed_at = now;
     slot.database = MyDatabaseId;
     slot.flags = (first ? kSlotFirstOfXact : 0u) | (d.global ? kSlotGlobal : 0u) |
                  ((key.domain_id & kWholeDomain) ? kSlotWholeDomain : 0u) |
-                 ((key.domain_id & kManual) ? kSlotManual : 0u);
+                 ((key.domain_id & kManual) ? kSlotManual : 0u) |
+                 (counts_for_all ? kSlotCountsForAll : 0u);
     slot.tenant = key.tenant;
     slot.domain = d.name;
 }
@@ -92,8 +95,7 @@ void hand_off() noexcept {
     long waited_us = 0;
     bool counted_wait = false;
     TimestampTz now = GetCurrentTimestamp();
-    // Unique among live transactions: this backend's PGPROC number and a
-    // per-backend commit counter.
+    // Identifies this hand-off among this backend's (see LocalDomain).
     static uint64_t commits = 0;
     uint64_t xact = (uint64_t(my_proc_number()) << 40) | (++commits & ((uint64_t(1) << 40) - 1));
 

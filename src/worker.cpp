@@ -398,8 +398,6 @@ bool Worker::step() {
 
     // Pair -> (transactions coalesced, BumpSource bits).
     PairSet batch(1024);
-    // (domain, transaction) pairs already counted for the all-tenants pair.
-    PairSet counted_for_all(1024);
     std::vector<std::pair<DomainName, uint32_t>> whole_domains;
     std::vector<uint32_t> global_ids;
     uint64_t end = start;
@@ -421,10 +419,11 @@ bool Worker::step() {
             oldest = slot.committed_at;
         if (!slot.tenant.is_all())
             batch.add(id, slot.tenant, 1, source);
-        // Every bump of (t, d) bumps (all, d): once per transaction.
-        TenantId xact{};
-        memcpy(xact.bytes, &slot.xact, sizeof slot.xact);
-        batch.add(id, TenantId::all(), counted_for_all.add(id, xact) ? 1 : 0, source);
+        // Every bump of (t, d) bumps (all, d): once per transaction, carried
+        // by the one slot the committing backend marked for it (which may
+        // sit in another batch than this one).
+        if (slot.flags & kSlotCountsForAll)
+            batch.add(id, TenantId::all(), 1, source);
     }
     if (end == start && !reset)
         return false;
@@ -453,12 +452,15 @@ bool Worker::step() {
     }
     if (!whole_domains.empty()) {
         std::vector<DomainName> names;
-        for (const auto &[name, source] : whole_domains)
+        PairSet sources(64);  // domain -> BumpSource bits of its whole-domain bumps
+        for (const auto &[name, source] : whole_domains) {
             names.push_back(name);
+            sources.add(domain_id(name), TenantId::all(), 0, source);
+        }
         for (const persistence::VersionRow &r : persistence::read_tenants_of(names)) {
             uint32_t id = domain_id(r.domain);
-            const PairSet::Slot *all = batch.find(id, TenantId::all());
-            batch.add(id, r.tenant, 0, all != nullptr ? all->tags : kSourceTruncate);
+            const PairSet::Slot *s = sources.find(id, TenantId::all());
+            batch.add(id, r.tenant, 0, s != nullptr ? s->tags : kSourceTruncate);
         }
     }
 

@@ -35,11 +35,14 @@ enum RingSlotFlags : uint32_t {
     kSlotGlobal = 1u << 1,       // the domain is global (tenant is "all")
     kSlotWholeDomain = 1u << 2,  // every known tenant of the domain
     kSlotManual = 1u << 3,       // invalidate() / invalidate_domain(), not a trigger
+    // The transaction's one slot of this domain that counts for the
+    // all-tenants pair: the count stays exact however the worker splits a
+    // transaction's slots into batches.
+    kSlotCountsForAll = 1u << 4,
 };
 
 struct RingSlot {
     uint64_t seq;
-    uint64_t xact;         // identifies the committing transaction among slots
     int64_t committed_at;  // TimestampTz of the hand-off, for the lag figure
     uint32_t database;     // database OID of the committing backend
     uint32_t flags;
