@@ -7,7 +7,13 @@ packages=(
   build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libpqxx-dev libgtest-dev libbenchmark-dev
   meson ninja-build pkg-config python3-psycopg
+  libhiredis-dev redis-server libcpp-httplib-dev curl
 )
+# Node.js may come from elsewhere than Debian (its npm then comes with it,
+# and Debian's npm package would conflict): only install it when missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -94,3 +94,5 @@ run_suite pgtap pgtap_suite
 run_suite dump_roundtrip tests/dump/roundtrip.sh
 run_suite readme_quick_start tests/readme/quick_start.sh
 run_suite integration build/meson/integration_tests --gtest_brief=1
+run_suite soak build/meson/soak_tests --gtest_brief=1
+run_suite clients scripts/test_clients.sh

@@ -172,6 +172,13 @@ $fn$;
 -- from the table's zz_fraiseql_cache_row trigger, which only a role allowed
 -- to create triggers on the table can have put there, so calling it
 -- directly registers nothing a caller could not register through setup.
+-- The n-th (1-based) argument of a trigger, from pg_trigger.tgargs
+-- (NUL-separated bytes); NULL when there is none.
+CREATE FUNCTION fraiseql_cache._trigger_argument(tgargs bytea, n integer)
+RETURNS text
+LANGUAGE C IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'fraiseql_cache_trigger_argument';
+
 CREATE FUNCTION fraiseql_cache._register_table(rel regclass)
 RETURNS void
 LANGUAGE plpgsql
@@ -179,11 +186,11 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-    args text;
+    args bytea;
     dom  text;
     col  text;
 BEGIN
-    SELECT pg_catalog.encode(t.tgargs, 'escape') INTO args
+    SELECT t.tgargs INTO args
       FROM pg_catalog.pg_trigger t
      WHERE t.tgrelid = rel AND t.tgname = 'zz_fraiseql_cache_row' AND t.tgparentid = 0
        AND t.tgfoid = 'fraiseql_cache.track_row()'::pg_catalog.regprocedure;
@@ -192,8 +199,8 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Use fraiseql_cache.setup_table_invalidation().';
     END IF;
-    dom := pg_catalog.split_part(args, '\000', 1);
-    col := NULLIF(pg_catalog.split_part(args, '\000', 2), '');
+    dom := fraiseql_cache._trigger_argument(args, 1);
+    col := NULLIF(fraiseql_cache._trigger_argument(args, 2), '');
 
     INSERT INTO fraiseql_cache.tracked_tables AS t (table_schema, table_name, domain, tenant_column)
     SELECT n.nspname, c.relname, dom, col
@@ -207,10 +214,16 @@ BEGIN
         PERFORM fraiseql_cache._register_global(dom);
     END IF;
 
-    INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
-    VALUES ('00000000-0000-0000-0000-000000000000', dom,
-            fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', dom), now())
-    ON CONFLICT (tenant_id, domain) DO NOTHING;
+    BEGIN
+        INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
+        VALUES ('00000000-0000-0000-0000-000000000000', dom,
+                fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', dom), now())
+        ON CONFLICT (tenant_id, domain) DO NOTHING;
+    EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        -- Versions are not served yet (the worker is loading): the row
+        -- comes with the domain's first bump.
+        NULL;
+    END;
 END
 $fn$;
 
@@ -519,8 +532,8 @@ BEGIN
     END IF;
     FOR r IN
         SELECT DISTINCT c.oid, n.nspname, c.relname,
-               pg_catalog.split_part(pg_catalog.encode(tg.tgargs, 'escape'), '\000', 1) AS domain,
-               NULLIF(pg_catalog.split_part(pg_catalog.encode(tg.tgargs, 'escape'), '\000', 2), '') AS tenant_column
+               fraiseql_cache._trigger_argument(tg.tgargs, 1) AS domain,
+               NULLIF(fraiseql_cache._trigger_argument(tg.tgargs, 2), '') AS tenant_column
           FROM pg_catalog.pg_event_trigger_ddl_commands() d
           JOIN pg_catalog.pg_class c ON c.oid = d.objid
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

@@ -55,6 +55,7 @@ WaitTarget wait_target = {};
 // bgw_restart_time): that wait would just time out.
 bool worker_expected() {
     return atomics::load_acquire(&shared.state->loaded) == 0 ||
+           atomics::load_acquire(&shared.state->served_database) != uint32_t(MyDatabaseId) ||
            atomics::load_acquire(&shared.state->worker_pid) != 0;
 }
 

@@ -90,15 +90,15 @@ uint64_t send(const std::vector<Announcement> &announcements) {
     });
 }
 
-void send_heartbeat(uint64_t published) {
+void send_heartbeat(uint64_t published, uint64_t floor) {
     pg_call([&] {
         char channel[NAMEDATALEN];
         snprintf(channel, sizeof channel, "%s_heartbeat", settings.notify_channel);
         StringInfoData buf;
         initStringInfo(&buf);
-        appendStringInfo(&buf, "{\"at\": \"%s\", \"published\": %llu}",
+        appendStringInfo(&buf, "{\"at\": \"%s\", \"published\": %llu, \"floor\": %llu}",
                          timestamptz_to_str(GetCurrentTimestamp()),
-                         (unsigned long long)published);
+                         (unsigned long long)published, (unsigned long long)floor);
         Async_Notify(channel, buf.data);
         pfree(buf.data);
     });

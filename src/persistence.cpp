@@ -266,18 +266,37 @@ void insert_missing(const std::vector<VersionRow> &rows) {
 }
 
 std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed) {
-    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-    Datum values[3];
+    Oid types[4] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID};
+    Datum values[4];
     row_arrays(proposed, values);
+    pg_call([&] {
+        Datum *steps = static_cast<Datum *>(palloc(sizeof(Datum) * (proposed.size() + 1)));
+        for (std::size_t i = 0; i < proposed.size(); i++)
+            steps[i] = Int64GetDatum(int64_t(proposed[i].step));
+        values[3] = PointerGetDatum(construct_array(steps, int(proposed.size()), INT8OID, 8,
+                                                    FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+    });
+    // Existing rows move by their step from whichever is higher, the row or
+    // the worker's belief; missing rows are inserted (a registration racing
+    // in between is stepped over, never overwritten downwards).
     return query_rows(
-        "INSERT INTO fraiseql_cache.domain_version AS dv "
-        "  (tenant_id, domain, version, last_modified) "
-        "SELECT t, d, v, now() FROM unnest($1, $2, $3) AS u(t, d, v) "
-        "ON CONFLICT (tenant_id, domain) DO UPDATE "
-        "SET version = GREATEST(dv.version + 1, EXCLUDED.version), "
-        "    last_modified = EXCLUDED.last_modified "
-        "RETURNING tenant_id, domain, version, last_modified",
-        3, types, values, SPI_OK_INSERT_RETURNING, &upsert_plan);
+        "WITH u AS (SELECT * FROM unnest($1, $2, $3, $4) AS u(t, d, v, step)), "
+        "upd AS (UPDATE fraiseql_cache.domain_version dv "
+        "           SET version = GREATEST(dv.version, u.v - u.step) + u.step, "
+        "               last_modified = now() "
+        "          FROM u WHERE dv.tenant_id = u.t AND dv.domain = u.d "
+        "      RETURNING dv.tenant_id, dv.domain, dv.version, dv.last_modified), "
+        "ins AS (INSERT INTO fraiseql_cache.domain_version AS dv "
+        "          (tenant_id, domain, version, last_modified) "
+        "        SELECT u.t, u.d, u.v, now() FROM u "
+        "         WHERE NOT EXISTS (SELECT 1 FROM fraiseql_cache.domain_version x "
+        "                            WHERE x.tenant_id = u.t AND x.domain = u.d) "
+        "        ON CONFLICT (tenant_id, domain) DO UPDATE "
+        "           SET version = GREATEST(dv.version + 1, EXCLUDED.version), "
+        "               last_modified = EXCLUDED.last_modified "
+        "      RETURNING dv.tenant_id, dv.domain, dv.version, dv.last_modified) "
+        "SELECT * FROM upd UNION ALL SELECT * FROM ins",
+        4, types, values, SPI_OK_SELECT, &upsert_plan);
 }
 
 }  // namespace fraiseql_cache::persistence

@@ -6,21 +6,28 @@
 // and for pairs that did not fit in shared memory, the answer comes from
 // fraiseql_cache.domain_version instead.
 #include "pg_fraiseql_cache/boundary.hpp"
+#include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/wait_event.h"
 }
 
 namespace fraiseql_cache {
 namespace {
 
-uint64_t version_from_table(const TenantId &tenant, const char *domain, std::size_t len) {
+// The persisted version; with `require_final`, raises an error unless the
+// table's values are final (see read_version()).
+uint64_t version_from_table(const TenantId &tenant, const char *domain, std::size_t len,
+                            bool require_final = false) {
     count(&Counters::table_reads);
-    return pg_call([&] {
+    bool final = true;
+    uint64_t v = pg_call([&] {
         // Runs with the caller's search_path: every name and operator is
         // schema-qualified, so nothing on that path can stand in for them.
         static const char *sql =
@@ -33,7 +40,9 @@ uint64_t version_from_table(const TenantId &tenant, const char *domain, std::siz
             "      THEN '00000000-0000-0000-0000-000000000000'::pg_catalog.uuid ELSE $1 END),"
             "  (SELECT ws.floor FROM fraiseql_cache.worker_state ws"
             "    WHERE ws.id OPERATOR(pg_catalog.=) 1),"
-            "  0)";
+            "  0),"
+            " coalesce((SELECT ws.clean_shutdown FROM fraiseql_cache.worker_state ws"
+            "    WHERE ws.id OPERATOR(pg_catalog.=) 1), true)";
         pg_uuid_t u;
         memcpy(u.data, tenant.bytes, UUID_LEN);
         Oid types[2] = {UUIDOID, TEXTOID};
@@ -47,9 +56,41 @@ uint64_t version_from_table(const TenantId &tenant, const char *domain, std::siz
         bool isnull = false;
         int64 v = DatumGetInt64(
             SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        final = DatumGetBool(
+            SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
         SPI_finish();
         return uint64_t(v);
     });
+    if (require_final && !(final && shared.versions.count() == 0))
+        throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                       "pg_fraiseql_cache is not serving versions yet",
+                       "The worker loads the versions after a start, a crash or a new "
+                       "extension; retry shortly, and treat this read as a cache miss.",
+                       "The persisted versions may still have to be raised past values "
+                       "handed out before.");
+    return v;
+}
+
+// Whether shared memory holds this database's loaded versions.
+bool shared_memory_serves_here() {
+    SharedState *st = shared.state;
+    return atomics::load_acquire(&st->loaded) != 0 &&
+           atomics::load_acquire(&st->served_database) == uint32_t(MyDatabaseId);
+}
+
+// Waits (bounded by wait_timeout_ms, interruptible) for the worker to load.
+bool wait_until_served() {
+    if (shared_memory_serves_here())
+        return true;
+    TimestampTz until =
+        TimestampTzPlusMilliseconds(GetCurrentTimestamp(), settings.wait_timeout_ms);
+    pg_call([&] {
+        ConditionVariablePrepareToSleep(&shared.state->publish_cv);
+        while (!shared_memory_serves_here() && GetCurrentTimestamp() < until)
+            ConditionVariableTimedSleep(&shared.state->publish_cv, 10, PG_WAIT_EXTENSION);
+        ConditionVariableCancelSleep();
+    });
+    return shared_memory_serves_here();
 }
 
 void check_domain(const char *domain, std::size_t len) {
@@ -65,8 +106,14 @@ void check_domain(const char *domain, std::size_t len) {
 uint64_t read_version(const TenantId &requested, const char *domain, std::size_t len) {
     check_domain(domain, len);
     SharedState *st = shared.state;
-    if (!atomics::load_acquire(&st->loaded) || RecoveryInProgress())
+    // A standby: the replayed table is never ahead of the replayed data.
+    if (RecoveryInProgress())
         return version_from_table(requested, domain, len);
+    // Not loaded yet (start, crash-restart, new extension or database): the
+    // table is final only after a clean stop, on fresh shared memory;
+    // otherwise the worker has still to raise it past what was handed out.
+    if (!wait_until_served())
+        return version_from_table(requested, domain, len, true);
     int32_t id = shared.domains.find(domain, len);
     if (id == DomainDict::kNotFound) {
         if (shared.domains.full() || atomics::load_acquire(&st->spilled))
@@ -155,6 +202,31 @@ Datum fraiseql_cache_serves_this_database(PG_FUNCTION_ARGS) {
 Datum fraiseql_cache_require_ready(PG_FUNCTION_ARGS) {
     require_served_database();
     PG_RETURN_VOID();
+}
+
+}  // extern "C"
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(fraiseql_cache_trigger_argument);
+
+// _trigger_argument(tgargs bytea, n int): pg_trigger stores a trigger's
+// arguments as NUL-terminated strings one after another.
+Datum fraiseql_cache_trigger_argument(PG_FUNCTION_ARGS) {
+    bytea *args = PG_GETARG_BYTEA_PP(0);
+    int32 n = PG_GETARG_INT32(1);
+    const char *p = VARDATA_ANY(args);
+    const char *end = p + VARSIZE_ANY_EXHDR(args);
+    for (int32 i = 1; p < end; i++) {
+        const char *nul = static_cast<const char *>(memchr(p, '\0', size_t(end - p)));
+        const char *stop = nul != nullptr ? nul : end;
+        if (i == n) {
+            pg_verifymbstr(p, int(stop - p), false);
+            PG_RETURN_TEXT_P(cstring_to_text_with_len(p, int(stop - p)));
+        }
+        p = stop + 1;
+    }
+    PG_RETURN_NULL();
 }
 
 }  // extern "C"

@@ -86,6 +86,8 @@ class Worker {
     SharedState *state_ = shared.state;
     XLogRecPtr previous_batch_end_ = InvalidXLogRecPtr;
     TimestampTz last_heartbeat_ = 0;
+    TimestampTz last_spill_warning_ = 0;
+    uint64_t refused_since_warning_ = 0;
     std::vector<DomainName> spilled_names_;
     bool marked_unclean_ = false;
 };
@@ -146,7 +148,8 @@ long Worker::heartbeat() {
     if (last_heartbeat_ == 0 || since_ms >= settings.heartbeat_ms) {
         persistence::begin("fraiseql_cache: heartbeat");
         if (settings.notify)
-            notify::send_heartbeat(atomics::load_acquire(&state_->published));
+            notify::send_heartbeat(atomics::load_acquire(&state_->published),
+                                   atomics::load_acquire(&state_->floor));
         persistence::commit();
         last_heartbeat_ = now;
         since_ms = 0;
@@ -214,9 +217,18 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
         // Readers that miss in shared memory now consult domain_version.
         atomics::store_release(&state_->spilled, 1u);
         count(&Counters::spilled_pairs, refused);
+        // Once a minute at most: in steady state every batch may spill.
+        TimestampTz now = GetCurrentTimestamp();
+        refused_since_warning_ += refused;
+        if (last_spill_warning_ != 0 &&
+            !TimestampDifferenceExceeds(last_spill_warning_, now, 60 * 1000))
+            return;
+        refused = refused_since_warning_;
+        refused_since_warning_ = 0;
+        last_spill_warning_ = now;
         ereport(WARNING,
                 (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                 errmsg("pg_fraiseql_cache: %llu versions did not fit in shared memory",
+                 errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
                         (unsigned long long)refused),
                  errdetail("They are answered from fraiseql_cache.domain_version, more slowly."),
                  errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
@@ -366,12 +378,16 @@ void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) 
     for (std::size_t i = 0; i < direct.size(); i++) {
         const PairKey &key = direct[i];
         for (const Reached &r : graph.closure(key.domain_id)) {
+            // A global target has one version, the all-tenants pair's.
+            bool global = !(r.domain & kSpillDomain) &&
+                          (shared.domains.flags(int32_t(r.domain)) & kDomainGlobal);
+            TenantId tenant = global ? TenantId::all() : key.tenant;
             if (r.kind == RuleKind::kInvalidate) {
                 // Transactions count only commits that changed a pair directly.
-                added += batch.add(r.domain, key.tenant, 0, kSourceCascade) ? 1 : 0;
+                added += batch.add(r.domain, tenant, 0, kSourceCascade) ? 1 : 0;
                 batch.add(r.domain, TenantId::all(), 0, kSourceCascade);
-            } else if (notified.add(r.domain, key.tenant)) {
-                notify_only.push_back(PairKey{r.domain, key.tenant});
+            } else if (notified.add(r.domain, tenant)) {
+                notify_only.push_back(PairKey{r.domain, tenant});
             }
         }
     }
@@ -474,7 +490,8 @@ bool Worker::step() {
         row.tenant = key.tenant;
         row.domain = domain_name(key.domain_id);
         uint64_t current = current_version(key.domain_id, key.tenant);
-        row.version = (current > floor ? current : floor) + (xacts > 0 ? xacts : 1);
+        row.step = xacts > 0 ? xacts : 1;
+        row.version = (current > floor ? current : floor) + row.step;
         proposed.push_back(row);
     });
     std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
@@ -487,8 +504,10 @@ bool Worker::step() {
         announcements.push_back(notify::Announcement{
             k.tenant, domain_name(k.domain_id), current_version(k.domain_id, k.tenant)});
     uint64_t notified = notify::send(announcements);
-    persistence::commit();
+    // Batch N-1 durable before batch N becomes visible, in shared memory or
+    // in domain_version: nothing visible is more than one batch ahead.
     flush_previous_batch();
+    persistence::commit();
     previous_batch_end_ = XactLastCommitEnd;
     count(&Counters::notifies, notified);
     count(&Counters::bumps, stored.size());
@@ -543,6 +562,10 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     // The worker's SQL resolves nothing through a user-controlled path.
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
+    // Another database than the one shared memory was loaded for (the served
+    // one was dropped and created again): load afresh.
+    if (atomics::load_acquire(&shared.state->served_database) != uint32_t(MyDatabaseId))
+        atomics::store_release(&shared.state->loaded, 0u);
     atomics::store_release(&shared.state->worker_procno, int32_t(my_proc_number()));
     atomics::store_release(&shared.state->served_database, uint32_t(MyDatabaseId));
     atomics::store_release(&shared.state->worker_pid, int32_t(MyProcPid));

@@ -22,8 +22,10 @@ uint64_t send(const std::vector<Announcement> &announcements);
 
 // Queues a heartbeat on "<notify_channel>_heartbeat" (its own channel, so
 // listeners of the invalidation payload never see another shape):
-// {"at": "<timestamptz>", "published": N}. A listener that hears neither
-// invalidations nor heartbeats for a while knows its stream went silent.
-void send_heartbeat(uint64_t published);
+// {"at": "<timestamptz>", "published": N, "floor": F}. A listener that
+// hears neither invalidations nor heartbeats for a while knows its stream
+// went silent; one that sees the floor change (a reset, a crash) knows that
+// every version moved and reloads.
+void send_heartbeat(uint64_t published, uint64_t floor);
 
 }  // namespace fraiseql_cache::notify

@@ -16,6 +16,7 @@ struct VersionRow {
     DomainName domain;
     uint64_t version;
     int64_t last_modified;  // TimestampTz
+    uint64_t step;          // upsert(): how much this batch adds
 };
 
 struct WorkerStateRow {
@@ -53,8 +54,10 @@ std::vector<DomainName> read_global_domains();
 // (tenant, domain) of every persisted pair in one of `domains`.
 std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains);
 
-// Persists new versions: each row's version becomes
-// max(persisted + 1, proposed). Returns what was stored.
+// Persists new versions: each pair becomes max(persisted, base) + step,
+// where base = proposed version - step is what the worker believed current
+// (they differ only for pairs shared memory could not hold). Returns what
+// was stored.
 std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed);
 
 // Inserts the rows whose (tenant, domain) has no row yet.

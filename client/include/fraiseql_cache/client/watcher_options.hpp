@@ -1,0 +1,35 @@
+// Settings of a VersionWatcher.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace fraiseql_cache::client {
+
+struct WatcherOptions {
+    // libpq connection string of the served database; "" reads PGHOST,
+    // PGPORT, PGUSER, PGDATABASE... from the environment. Adding
+    // "keepalives_idle=5 tcp_user_timeout=10000" makes a dead network path
+    // show up in seconds instead of minutes.
+    std::string conninfo;
+    // fraiseql_cache.notify_channel of the server.
+    std::string channel = "cache_invalidation";
+    // The worker's heartbeat channel; "" means channel + "_heartbeat". A
+    // heartbeat counts as liveness; the watcher does not need one.
+    std::string heartbeat_channel;
+
+    // Reconnect backoff: first delay, doubling up to the cap (with jitter).
+    std::chrono::milliseconds reconnect_initial{100};
+    std::chrono::milliseconds reconnect_max{5000};
+    // With nothing heard for this long, the listener sends "SELECT 1".
+    std::chrono::milliseconds ping_interval{2000};
+    // With nothing heard and no ping answered for this long the watcher is
+    // unhealthy: lookups go to SQL until the connection proves alive again.
+    std::chrono::milliseconds liveness_timeout{6000};
+    // Every so often re-read every held version (a safety net for what
+    // notifications cannot carry: a notification skipped by a server whose
+    // queue was full, a domain that became global). 0 turns it off.
+    std::chrono::milliseconds resync_interval{60000};
+};
+
+}  // namespace fraiseql_cache::client

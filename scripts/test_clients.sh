@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The client library's tests and every example's test, against the test
+# cluster that is already running (scripts/test.sh starts it and exports
+# PGHOST, PGPORT, PGUSER, PGDATABASE and FRAISEQL_*).
+#
+# Starts a redis-server of its own on a free loopback port (from 56379 up),
+# in a temporary directory, and stops it on exit. Builds the client with
+# meson in FRAISEQL_CLIENT_BUILD_DIR (default build/meson, as test.sh does).
+#
+# Prints one line per part and exits non-zero if any part failed.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${FRAISEQL_CLIENT_BUILD_DIR:-build/meson}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+export FRAISEQL_CLIENT_BUILD_DIR=$BUILD
+export FRAISEQL_SOURCE_DIR=$ROOT
+
+tmp=$(mktemp -d /tmp/fraiseql_clients.XXXXXX)
+redis_pid=
+cleanup() {
+  if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
+    kill "$redis_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in redis-server redis-cli; do
+  command -v "$tool" >/dev/null || { echo "clients: $tool not found (apt-get install redis-server)"; exit 1; }
+done
+
+# ---- build -----------------------------------------------------------------
+if [ ! -f "$BUILD/build.ninja" ]; then
+  meson setup "$BUILD" >"$tmp/meson.log" 2>&1 || { cat "$tmp/meson.log"; echo "clients: meson setup failed"; exit 1; }
+fi
+if ! ninja -C "$BUILD" >"$tmp/ninja.log" 2>&1; then
+  tail -50 "$tmp/ninja.log"
+  echo "clients: build failed"
+  exit 1
+fi
+if [ ! -x "$BUILD/client/client_integration_tests" ]; then
+  echo "clients: $BUILD/client/client_integration_tests was not built (libpqxx-dev, libhiredis-dev, libgtest-dev present?)"
+  exit 1
+fi
+
+# ---- redis -----------------------------------------------------------------
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+redis_port=
+for p in $(seq 56379 56399); do
+  port_free "$p" || continue
+  redis-server --port "$p" --bind 127.0.0.1 --dir "$tmp" --save "" --appendonly no \
+    --daemonize no --logfile "$tmp/redis.log" >/dev/null 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 50); do
+    if [ "$(redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null)" = PONG ]; then redis_port=$p; break; fi
+    kill -0 "$redis_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$redis_port" ] && break
+  kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=
+done
+if [ -z "$redis_port" ]; then
+  [ -f "$tmp/redis.log" ] && tail -20 "$tmp/redis.log"
+  echo "clients: could not start redis-server on a free port in 56379-56399"
+  exit 1
+fi
+export FRAISEQL_REDIS_HOST=127.0.0.1 FRAISEQL_REDIS_PORT=$redis_port
+echo "clients: redis-server on 127.0.0.1:$redis_port"
+
+# ---- parts -----------------------------------------------------------------
+passed=0
+failed=0
+failed_names=()
+part() {
+  local name=$1
+  shift
+  local log="$tmp/$name.log"
+  local start=$SECONDS
+  if "$@" >"$log" 2>&1; then
+    echo "clients: $name ok ($((SECONDS - start)) s)"
+    passed=$((passed + 1))
+  else
+    echo "clients: $name FAILED ($((SECONDS - start)) s); output:"
+    tail -80 "$log" | sed 's/^/    /'
+    failed=$((failed + 1))
+    failed_names+=("$name")
+  fi
+  # Measurements the tests print.
+  grep -E '^\[ (oracle|notification lag|storm)' "$log" | sed 's/^/    /' || true
+}
+
+part client_unit "$BUILD/client/client_unit_tests" --gtest_brief=1
+part client_integration "$BUILD/client/client_integration_tests" --gtest_brief=1
+for t in "$ROOT"/examples/*/test.sh; do
+  [ -f "$t" ] || continue
+  part "example_$(basename "$(dirname "$t")")" bash "$t"
+done
+
+[ ${#failed_names[@]} -gt 0 ] && echo "clients: failed: ${failed_names[*]}"
+echo "clients: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

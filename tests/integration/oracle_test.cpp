@@ -1,0 +1,325 @@
+// Stale-read oracle (suite Oracle): writers and cache clients following the
+// protocol of DESIGN.md section 2 run concurrently for FRAISEQL_SOAK_SECONDS
+// (default 60); a cache hit that serves a value older than a commit which had
+// returned before the client's lookup began is a stale hit, and there must be
+// none.
+//
+// Data: one row per (tenant, key), val bigint, only ever incremented.
+// Writers: each transaction increments 1 or 2 random cells and commits
+// (wait_for_bump = on); after COMMIT returns the writer takes a monotonic
+// timestamp and records (timestamp, new value) per cell. The timestamp is
+// taken after COMMIT returned, so "recorded before t0" implies "returned
+// before t0": the oracle can miss a constraint, never invent one.
+// Clients: an in-process map (tenant, key) -> (value, version). A lookup:
+// t0 := now; v := current_version(tenant, domain) (one round trip); entry
+// version == v: a hit, serve the entry's value; else a miss: read the row
+// (after v was read) and store (value, v).
+// Check (after the run, so a writer that records its commit late is still
+// taken into account): a hit at t0 serving value x for cell c is stale if
+// some commit to c returned before t0 with a value > x (values increase, so
+// the bound is the maximum value committed to c before t0).
+//
+// Why a broken product fails this check. Let commit C (cell c, value w)
+// return before t0, and the hit serve (x, v) stored by a miss that read
+// version v at time r1 and then the row at r2 > r1.
+//   - I6 (read-your-writes) makes C's bump visible before t0, so the version
+//     read at t0 (= v) includes C's bump; versions only grow, so at r1 the
+//     version v already included C's bump too (else the version would have
+//     grown between r1 and t0 and the lookup at t0 would have missed).
+//   - I1 (no early bump): C's bump was visible at r1 only after C's data
+//     was, so the row read at r2 > r1 shows w or later: x >= w.
+// So a product that publishes a bump before the data is visible (I1), loses
+// a bump or reuses a version (I2, I3), or lets COMMIT return before its bump
+// is visible (I6), lets some hit serve x < w: a stale hit. Only the client's
+// order (version, then data) and these invariants make stale hits impossible.
+// The negative control (BrokenProtocolIsCaught) runs the same oracle with the
+// client reading the version AFTER the data on a miss, which tags data with a
+// version that may be newer than it: exactly the state an early bump (I1
+// broken) produces. The oracle must see stale hits there.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+#include "soak_common.hpp"
+
+namespace fcit {
+namespace {
+
+[[maybe_unused]] const bool watchdog_raised = soak::raise_watchdog();
+
+constexpr int kWriterThreads = 3;
+constexpr int kClientThreads = 3;
+constexpr int kTenantCount = 4;
+constexpr int kKeys = 3;
+constexpr int kCells = kTenantCount * kKeys;  // cell = tenant * kKeys + key = row id
+// Writers pause a random 0..kWriterPauseUs between transactions, so that
+// versions sometimes stay put long enough for hits.
+constexpr int kWriterPauseUs = 1000;
+
+struct CommitRecord {
+    Clock::time_point returned;
+    long long value;
+};
+
+struct Observation {
+    int cell;
+    Clock::time_point t0;
+    long long value;
+    long long version;
+    bool hit;
+};
+
+struct OracleResult {
+    long long hits = 0, misses = 0, stale_hits = 0, stale_reads = 0;
+    long long writer_commits = 0, writer_failures = 0, client_failures = 0;
+    double seconds = 0;
+    std::string errors, stale_examples;
+};
+
+class Oracle : public IntegrationTest {
+  protected:
+    // Runs writers and clients for `run_for`; `broken`: clients read the
+    // version after the data on a miss (the negative control).
+    OracleResult run(seconds run_for, bool broken) {
+        const std::string t = table_name("");
+        const std::string d = domain_of(t);
+        create_table(t,
+                     "(id int PRIMARY KEY, tenant_id uuid NOT NULL, key int NOT NULL, "
+                     "val bigint NOT NULL DEFAULT 0)");
+        track(t);
+        std::array<std::string, kTenantCount> tenants;
+        std::string values;
+        for (int j = 0; j < kTenantCount; j++) {
+            tenants[j] = new_uuid();
+            for (int k = 0; k < kKeys; k++)
+                values += std::string(values.empty() ? "" : ", ") + "(" +
+                          std::to_string(j * kKeys + k) + ", '" + tenants[j] + "', " +
+                          std::to_string(k) + ", 0)";
+        }
+        exec(*conn_, "INSERT INTO " + t + " VALUES " + values);
+
+        std::mutex history_mu;
+        std::array<std::vector<CommitRecord>, kCells> history;
+        std::array<std::vector<Observation>, kClientThreads> observations;
+        std::atomic<long long> commits{0}, writer_failures{0}, client_failures{0};
+        std::mutex err_mu;
+        std::string errors;
+        auto note = [&](const std::string &who, const std::exception &e) {
+            std::lock_guard<std::mutex> g(err_mu);
+            if (errors.size() < 2000)
+                errors += who + ": " + e.what() + "\n";
+        };
+
+        const auto start = Clock::now();
+        const auto deadline = start + run_for;
+        std::vector<std::thread> threads;
+        for (int w = 0; w < kWriterThreads; w++) {
+            threads.emplace_back([&, w] {
+                std::mt19937_64 rng(std::random_device{}() + uint64_t(w) * 7919);
+                std::uniform_int_distribution<int> cell_of(0, kCells - 1), pause(0, kWriterPauseUs),
+                    pct(0, 99);
+                std::unique_ptr<pqxx::connection> c;
+                try {
+                    c = connect();
+                    exec(*c, "SET fraiseql_cache.wait_for_bump = on");
+                } catch (const std::exception &e) {
+                    writer_failures++;
+                    note("writer " + std::to_string(w), e);
+                    return;
+                }
+                while (Clock::now() < deadline) {
+                    std::vector<int> cells{cell_of(rng)};
+                    if (pct(rng) < 20) {
+                        int other = cell_of(rng);
+                        if (other != cells[0])
+                            cells.push_back(other);
+                        std::sort(cells.begin(), cells.end());  // lock order: no deadlock
+                    }
+                    std::vector<long long> vals;
+                    try {
+                        pqxx::work tx(*c);
+                        for (int cell : cells)
+                            vals.push_back(
+                                tx.exec_params("UPDATE " + t +
+                                                   " SET val = val + 1 WHERE id = $1 RETURNING val",
+                                               cell)[0][0]
+                                    .as<long long>());
+                        tx.commit();
+                    } catch (const std::exception &e) {
+                        writer_failures++;
+                        note("writer " + std::to_string(w), e);
+                        if (!c->is_open())
+                            return;
+                        continue;
+                    }
+                    const auto returned = Clock::now();
+                    commits++;
+                    {
+                        std::lock_guard<std::mutex> g(history_mu);
+                        for (std::size_t i = 0; i < cells.size(); i++)
+                            history[std::size_t(cells[i])].push_back({returned, vals[i]});
+                    }
+                    std::this_thread::sleep_for(std::chrono::microseconds(pause(rng)));
+                }
+            });
+        }
+        for (int ci = 0; ci < kClientThreads; ci++) {
+            threads.emplace_back([&, ci] {
+                std::mt19937_64 rng(std::random_device{}() + uint64_t(ci) * 104729);
+                std::uniform_int_distribution<int> cell_of(0, kCells - 1);
+                struct Entry {
+                    long long value, version;
+                };
+                std::map<int, Entry> cache;
+                auto &obs = observations[std::size_t(ci)];
+                try {
+                    auto c = connect();
+                    c->prepare("ver", "SELECT fraiseql_cache.current_version($1::uuid, $2::text)");
+                    c->prepare("row", "SELECT val FROM " + t + " WHERE id = $1");
+                    pqxx::nontransaction n(*c);
+                    auto read_version = [&](int cell) {
+                        return n.exec_prepared("ver", tenants[std::size_t(cell / kKeys)], d)[0][0]
+                            .as<long long>();
+                    };
+                    auto read_row = [&](int cell) {
+                        return n.exec_prepared("row", cell)[0][0].as<long long>();
+                    };
+                    while (Clock::now() < deadline) {
+                        const int cell = cell_of(rng);
+                        const auto t0 = Clock::now();
+                        const long long v = read_version(cell);
+                        auto it = cache.find(cell);
+                        if (it != cache.end() && it->second.version == v) {
+                            obs.push_back({cell, t0, it->second.value, v, true});
+                            continue;
+                        }
+                        long long value = read_row(cell);
+                        long long tag = v;
+                        if (broken)  // the bug: the version is read after the data
+                            tag = read_version(cell);
+                        cache[cell] = {value, tag};
+                        obs.push_back({cell, t0, value, tag, false});
+                    }
+                } catch (const std::exception &e) {
+                    client_failures++;
+                    note("client " + std::to_string(ci), e);
+                }
+            });
+        }
+        for (auto &th : threads)
+            th.join();
+
+        OracleResult res;
+        res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        res.writer_commits = commits;
+        res.writer_failures = writer_failures;
+        res.client_failures = client_failures;
+        res.errors = errors;
+        // Per cell: commits ordered by the time COMMIT returned, with the
+        // running maximum of the values committed up to then.
+        std::array<std::vector<std::pair<Clock::time_point, long long>>, kCells> bound;
+        for (int cell = 0; cell < kCells; cell++) {
+            auto h = history[std::size_t(cell)];
+            std::sort(h.begin(), h.end(), [](const CommitRecord &a, const CommitRecord &b) {
+                return a.returned < b.returned;
+            });
+            long long running = 0;
+            for (const auto &r : h) {
+                running = std::max(running, r.value);
+                bound[std::size_t(cell)].push_back({r.returned, running});
+            }
+        }
+        auto committed_before = [&](int cell, Clock::time_point t0) -> long long {
+            const auto &b = bound[std::size_t(cell)];
+            // The last commit that returned strictly before t0.
+            auto it = std::lower_bound(
+                b.begin(), b.end(), t0,
+                [](const std::pair<Clock::time_point, long long> &e, Clock::time_point x) {
+                    return e.first < x;
+                });
+            return it == b.begin() ? 0 : std::prev(it)->second;
+        };
+        for (const auto &obs : observations) {
+            for (const auto &o : obs) {
+                const long long must = committed_before(o.cell, o.t0);
+                if (o.hit) {
+                    res.hits++;
+                    if (o.value < must) {
+                        if (res.stale_hits < 5)
+                            res.stale_examples += " [cell " + std::to_string(o.cell) +
+                                                  ": served " + std::to_string(o.value) +
+                                                  " at version " + std::to_string(o.version) +
+                                                  ", " + std::to_string(must) +
+                                                  " committed before the lookup]";
+                        res.stale_hits++;
+                    }
+                } else {
+                    res.misses++;
+                    // A read made after t0 must see what had committed: a
+                    // sanity check of the oracle's own bookkeeping.
+                    if (o.value < must)
+                        res.stale_reads++;
+                }
+            }
+        }
+        return res;
+    }
+
+    void report(const char *label, const OracleResult &r) {
+        const double ratio = r.hits + r.misses ? double(r.hits) / double(r.hits + r.misses) : 0;
+        RecordProperty("seconds", std::to_string(r.seconds));
+        RecordProperty("writer_commits", std::to_string(r.writer_commits));
+        RecordProperty("hits", std::to_string(r.hits));
+        RecordProperty("misses", std::to_string(r.misses));
+        RecordProperty("stale_hits", std::to_string(r.stale_hits));
+        RecordProperty("hit_ratio", std::to_string(ratio));
+        std::ostringstream s;
+        s << std::fixed << std::setprecision(1) << "[ oracle   ] " << label << ": " << r.seconds
+          << " s, " << kWriterThreads << " writers, " << kClientThreads << " clients, "
+          << kTenantCount << " tenants x " << kKeys << " keys: " << r.writer_commits
+          << " commits (" << r.writer_commits / r.seconds << "/s), " << r.hits << " hits, "
+          << r.misses << " misses, hit ratio " << std::setprecision(3) << ratio << ", "
+          << r.stale_hits << " stale hits, " << r.stale_reads << " stale reads";
+        std::cout << s.str() << std::endl;
+    }
+};
+
+TEST_F(Oracle, NoStaleHitsUnderConcurrentWriters) {
+    OracleResult r = run(seconds(soak::soak_seconds()), /*broken=*/false);
+    report("protocol", r);
+    EXPECT_EQ(r.writer_failures, 0) << r.errors;
+    EXPECT_EQ(r.client_failures, 0) << r.errors;
+    EXPECT_EQ(r.stale_reads, 0) << "a read after a commit returned did not see it";
+    EXPECT_EQ(r.stale_hits, 0) << "cache hits served data older than a commit that had returned "
+                                  "before the lookup:"
+                               << r.stale_examples;
+    EXPECT_GT(r.hits, 0) << "no hits: the oracle checked nothing";
+    EXPECT_GT(r.misses, 0);
+    EXPECT_GT(r.writer_commits, 0);
+}
+
+// Negative control: the same oracle with clients that read the version AFTER
+// the data on a miss. A commit landing between the two reads leaves an
+// entry with old data and the new version; the next lookup before another
+// bump of that tenant serves it. Short: min(FRAISEQL_SOAK_SECONDS, 10) s.
+TEST_F(Oracle, BrokenProtocolIsCaught) {
+    OracleResult r = run(seconds(std::min(soak::soak_seconds(), 10)), /*broken=*/true);
+    report("broken client (version after data)", r);
+    EXPECT_EQ(r.writer_failures, 0) << r.errors;
+    EXPECT_EQ(r.client_failures, 0) << r.errors;
+    EXPECT_EQ(r.stale_reads, 0);
+    EXPECT_GT(r.stale_hits, 0) << "the oracle did not catch a client that reads the version "
+                                  "after the data";
+}
+
+}  // namespace
+}  // namespace fcit
