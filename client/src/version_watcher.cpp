@@ -55,6 +55,21 @@ struct VersionWatcher::Impl {
     std::atomic<int> listener_pid{0};
     std::atomic<bool> stopping{false};
     std::atomic<bool> reload_requested{false};
+    std::atomic<long long> last_floor{-1};  // from the last heartbeat, -1: none yet
+
+    // The "floor" member of a heartbeat payload, -1 when absent.
+    static long long heartbeat_floor(const std::string &payload) {
+        static const std::string key = "\"floor\": ";
+        std::size_t at = payload.find(key);
+        if (at == std::string::npos)
+            return -1;
+        long long value = 0;
+        std::size_t i = at + key.size(), digits = 0;
+        for (; i < payload.size() && payload[i] >= '0' && payload[i] <= '9' && digits < 18;
+             i++, digits++)
+            value = value * 10 + (payload[i] - '0');
+        return digits > 0 ? value : -1;
+    }
     int wake_fd = -1;
     std::thread thread;
 
@@ -108,6 +123,15 @@ struct VersionWatcher::Impl {
         heard();
         if (heartbeat) {
             bump(counters.heartbeats);
+            // The heartbeat carries the server's floor (the version of pairs
+            // never bumped). It moves on a reset or after a crash, when every
+            // version moved without a notification per pair: reload.
+            long long floor = heartbeat_floor(payload);
+            if (floor >= 0) {
+                long long previous = last_floor.exchange(floor);
+                if (previous >= 0 && previous != floor)
+                    reload_requested.store(true);
+            }
             return;
         }
         bump(counters.notifications);

@@ -273,6 +273,27 @@ TEST_F(Watcher, HeartbeatsCountAsLiveness) {
     EXPECT_EQ(w.counters().notifications, 0u);
 }
 
+// The heartbeat's floor moves on a reset or after a crash, when every
+// version moved without a notification per pair: the watcher reloads.
+TEST_F(Watcher, HeartbeatFloorChangeForcesAReload) {
+    fc::WatcherOptions o = options();
+    o.channel = "fc_client_test_" + random_hex(6);
+    fc::VersionWatcher w(o);
+    ASSERT_TRUE(w.wait_until_healthy(seconds(20))) << w.last_error();
+    const std::string hb = "NOTIFY " + o.channel + "_heartbeat, ";
+    exec(*conn_, hb + "'{\"at\": \"now\", \"published\": 1, \"floor\": 7}'");
+    ASSERT_TRUE(wait_until([&] { return w.counters().heartbeats >= 1; }, seconds(10)));
+    auto loads = w.counters().loads;
+    // Same floor: nothing to do.
+    exec(*conn_, hb + "'{\"at\": \"now\", \"published\": 2, \"floor\": 7}'");
+    ASSERT_TRUE(wait_until([&] { return w.counters().heartbeats >= 2; }, seconds(10)));
+    std::this_thread::sleep_for(milliseconds(200));
+    EXPECT_EQ(w.counters().loads, loads);
+    // A new floor: reload.
+    exec(*conn_, hb + "'{\"at\": \"now\", \"published\": 3, \"floor\": 16394}'");
+    EXPECT_TRUE(wait_until([&] { return w.counters().loads > loads; }, seconds(10)));
+}
+
 TEST_F(Watcher, UnreadablePayloadForcesAReload) {
     fc::WatcherOptions o = options();
     o.channel = "fc_client_test_" + random_hex(6);
