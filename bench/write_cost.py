@@ -45,11 +45,8 @@ import statistics
 import sys
 import time
 
-try:
-    import psycopg
-except ImportError:  # pragma: no cover
-    sys.exit("write_cost.py needs psycopg 3: apt-get install python3-psycopg, "
-             "and run it with /usr/bin/python3")
+import common
+from common import psycopg
 
 SCHEMA = "bench"
 TENANTS = [
@@ -58,14 +55,7 @@ TENANTS = [
     "33333333-3333-4333-8333-333333333333",
 ]
 
-VARIANTS = {
-    "none": "no trigger",
-    "noop": "noop C trigger",
-    "fraiseql": "pg_fraiseql_cache",
-    "fraiseql_nowait": "pg_fraiseql_cache, wait_for_bump=off",
-    "naive": "plpgsql naive",
-    "tracker": "plpgsql statement tracker",
-}
+VARIANTS = common.VARIANTS
 DEFAULT_VARIANTS = ["none", "noop", "fraiseql", "naive", "tracker"]
 WORKLOADS = {
     "update_all": "UPDATE of all rows",
@@ -73,75 +63,7 @@ WORKLOADS = {
     "copy": "COPY into an empty table",
 }
 
-BASELINE_SQL = f"""
-CREATE TABLE {SCHEMA}.version_naive (
-    tenant_id     uuid        NOT NULL,
-    domain        text        NOT NULL,
-    version       bigint      NOT NULL DEFAULT 0,
-    last_modified timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, domain)
-);
-CREATE TABLE {SCHEMA}.version_tracker (LIKE {SCHEMA}.version_naive INCLUDING ALL);
-
-CREATE UNLOGGED TABLE {SCHEMA}.statement_tracker (
-    backend_pid int         NOT NULL,
-    stmt_ts     timestamptz NOT NULL,
-    tenant_id   uuid        NOT NULL,
-    domain      text        NOT NULL,
-    PRIMARY KEY (backend_pid, stmt_ts, tenant_id, domain)
-);
-
--- (a) naive: every changed row bumps its (tenant, domain).
-CREATE FUNCTION {SCHEMA}.naive_bump() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        INSERT INTO {SCHEMA}.version_naive AS v (tenant_id, domain, version)
-        VALUES (OLD.tenant_id, TG_ARGV[0], 1)
-        ON CONFLICT (tenant_id, domain)
-        DO UPDATE SET version = v.version + 1, last_modified = now();
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) THEN
-        INSERT INTO {SCHEMA}.version_naive AS v (tenant_id, domain, version)
-        VALUES (NEW.tenant_id, TG_ARGV[0], 1)
-        ON CONFLICT (tenant_id, domain)
-        DO UPDATE SET version = v.version + 1, last_modified = now();
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-
--- (b) statement tracker: the first row of a statement for a (tenant, domain)
--- wins the unique key and bumps; the others catch unique_violation.
-CREATE FUNCTION {SCHEMA}.tracker_bump_one(tenant uuid, dom text) RETURNS void
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    BEGIN
-        INSERT INTO {SCHEMA}.statement_tracker (backend_pid, stmt_ts, tenant_id, domain)
-        VALUES (pg_backend_pid(), statement_timestamp(), tenant, dom);
-    EXCEPTION WHEN unique_violation THEN
-        RETURN;
-    END;
-    INSERT INTO {SCHEMA}.version_tracker AS v (tenant_id, domain, version)
-    VALUES (tenant, dom, 1)
-    ON CONFLICT (tenant_id, domain)
-    DO UPDATE SET version = v.version + 1, last_modified = now();
-END
-$fn$;
-
-CREATE FUNCTION {SCHEMA}.tracker_bump() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM {SCHEMA}.tracker_bump_one(OLD.tenant_id, TG_ARGV[0]);
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.tenant_id IS DISTINCT FROM OLD.tenant_id) THEN
-        PERFORM {SCHEMA}.tracker_bump_one(NEW.tenant_id, TG_ARGV[0]);
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-"""
+BASELINE_SQL = common.baseline_sql(SCHEMA)
 
 
 def table_sql(name):
@@ -151,18 +73,7 @@ def table_sql(name):
 
 
 def attach(conn, variant, table, domain):
-    q = f"{SCHEMA}.{table}"
-    if variant == "noop":
-        conn.execute(f"CREATE TRIGGER bench_noop BEFORE INSERT OR UPDATE OR DELETE ON {q} "
-                     "FOR EACH ROW EXECUTE FUNCTION fraiseql_bench_noop.noop_row()")
-    elif variant in ("fraiseql", "fraiseql_nowait"):
-        conn.execute("SELECT fraiseql_cache.setup_table_invalidation(%s, %s)", (q, domain))
-    elif variant == "naive":
-        conn.execute(f"CREATE TRIGGER bench_naive AFTER INSERT OR UPDATE OR DELETE ON {q} "
-                     f"FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.naive_bump('{domain}')")
-    elif variant == "tracker":
-        conn.execute(f"CREATE TRIGGER bench_tracker AFTER INSERT OR UPDATE OR DELETE ON {q} "
-                     f"FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.tracker_bump('{domain}')")
+    common.attach(conn, SCHEMA, variant, table, domain)
 
 
 def copy_payload(rows):
@@ -289,6 +200,7 @@ def main():
                    help=f"comma-separated, from {','.join(VARIANTS)} (default %(default)s)")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help="comma-separated (default %(default)s)")
+    p.add_argument("--json", help="write the medians (ms) here")
     p.add_argument("--no-setup", action="store_true",
                    help="reuse the tables of an earlier run (default: recreate them)")
     args = p.parse_args()
@@ -303,7 +215,16 @@ def main():
     if args.rounds < 1 or args.rows < 3 or args.single_iters < 1:
         p.error("--rounds, --single-iters must be >= 1 and --rows >= 3")
 
-    command = " ".join(shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:])
+    shown = []
+    skip = False
+    for a in sys.argv[1:]:  # --json FILE is plumbing, not part of the measurement
+        if skip:
+            skip = False
+        elif a == "--json":
+            skip = True
+        elif not a.startswith("--json="):
+            shown.append(a)
+    command = " ".join(shlex.quote(a) for a in ["bench/write_cost.py"] + shown)
     env = " ".join(f"{k}={shlex.quote(os.environ[k])}"
                    for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE") if k in os.environ)
 
@@ -345,6 +266,8 @@ def main():
           f"every statement its own committed transaction; client-side wall time. "
           f"Run time {time.time() - started:.0f}s.\n")
     print(report(results, variants, workloads, args))
+    common.write_json(args.json, {w: {v: common.summary(results[w][v]) for v in variants}
+                                  for w in workloads})
 
 
 if __name__ == "__main__":

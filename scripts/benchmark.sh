@@ -1,14 +1,31 @@
 #!/usr/bin/env bash
-# SQL-level write-cost benchmark (`make benchmark`): a throwaway cluster,
-# pg_fraiseql_cache and the no-op C trigger built and installed, then
-# bench/write_cost.py; the report goes to bench/RESULTS.md.
+# `make benchmark`: what pg_fraiseql_cache costs and what it saves, with
+# numbers anyone can regenerate. Writes bench/RESULTS.md.
 #
-#   scripts/benchmark.sh [write_cost.py options]    e.g. --rounds 20
+#   scripts/benchmark.sh
+#
+# Builds and installs the extension and the no-op C trigger (bench/noop_trigger),
+# builds the Google Benchmark program (meson, build/bench, buildtype=release),
+# starts one throwaway cluster (scripts/cluster.sh), and runs, in order:
+#
+#   bench/micro.py        in-process structures (Google Benchmark), no server
+#   bench/write_cost.py   10k-row UPDATE, 1-row UPDATE, COPY per variant
+#   bench/concurrency.py  pgbench, 8 writers, 1 ms in each transaction
+#   bench/reads.py        current_version() vs PK lookup vs SELECT 1
+#   bench/lag.py          COMMIT -> NOTIFY at 200 commits/s
+#   bench/throughput.py   worker pair bumps/s (sustained, default settings)
+#   bench/shmem.py        shared memory per pair (default settings)
+#   then restarts the same cluster with ring_size = max_entries = 262144 for
+#   bench/throughput.py --mode single (one 100k-tenant transaction) and
+#   bench/shmem.py again; bench/report.py assembles bench/RESULTS.md.
 #
 # Environment: FRAISEQL_CLUSTER_DIR (default /tmp/fc_bench), FRAISEQL_PORT
-# (default 55434), FRAISEQL_DB, BENCH_RESULTS (default bench/RESULTS.md).
+# (default 55434), FRAISEQL_DB, BENCH_RESULTS (default bench/RESULTS.md),
+# BENCH_ROUNDS (runs per figure, default 10), BENCH_QUICK=1 (2 runs, shorter:
+# a smoke test of the drivers, not numbers to quote), BENCH_PYTHON.
 # The cluster is stopped on exit, failure included; rerunning starts afresh.
-# It measures and reports; it never fails on time.
+# It measures and reports; it never fails on time (it fails if a driver
+# fails, after writing what it has).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,72 +36,117 @@ export FRAISEQL_PORT=${FRAISEQL_PORT:-55434}
 export FRAISEQL_DB=${FRAISEQL_DB:-fraiseql_test}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
 PYTHON=${BENCH_PYTHON:-/usr/bin/python3}   # Debian's, which has python3-psycopg
+export PYTHONDONTWRITEBYTECODE=1
+ROUNDS=${BENCH_ROUNDS:-10}
+BIG_SETTINGS=262144
 
+started=$(date +%s)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+work=$(mktemp -d /tmp/fc_bench_results.XXXXXX)
 stop_cluster() {
   "$ROOT/scripts/cluster.sh" stop >/dev/null 2>&1 || true
 }
-trap stop_cluster EXIT
+trap 'stop_cluster; rm -rf "$work"' EXIT
 
 if ! "$PYTHON" -c 'import psycopg' 2>/dev/null; then
   echo "benchmark: $PYTHON cannot import psycopg (apt-get install python3-psycopg)" >&2
   exit 1
 fi
+PGBENCH=${PGBENCH:-$(pg_config --bindir)/pgbench}
+if [ ! -x "$PGBENCH" ]; then
+  echo "benchmark: pgbench not found at $PGBENCH (set PGBENCH)" >&2
+  exit 1
+fi
+export PGBENCH
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  ROUNDS=2
+  quick_conc=(--seconds 1)
+  quick_reads=(--seconds 1 --loop-rounds 3)
+  quick_lag=(--seconds 1)
+  quick_tp=(--seconds 1)
+else
+  quick_conc=() quick_reads=() quick_lag=() quick_tp=()
+fi
 
 echo "benchmark: building and installing pg_fraiseql_cache and fraiseql_bench_noop"
+# The state of the sources as built (the report is written minutes later).
+git_built=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if ! git diff --quiet HEAD -- src sql include 2>/dev/null; then
+  git_built="$git_built + uncommitted changes in src/sql/include"
+fi
 make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
 make -s -C bench/noop_trigger >/dev/null
 make -s -C bench/noop_trigger install >/dev/null
 
+micro_bin=""
+if [ ! -f build/bench/build.ninja ]; then
+  meson setup build/bench --buildtype=release -Dintegration=disabled >/dev/null || true
+fi
+if [ -f build/bench/build.ninja ] && ninja -C build/bench micro_bench >/dev/null 2>&1 \
+   && [ -x build/bench/micro_bench ]; then
+  micro_bin=$ROOT/build/bench/micro_bench
+else
+  echo "benchmark: micro_bench not built (libbenchmark-dev missing?): skipping it" >&2
+fi
+
+failed=()
+# run NAME DRIVER [ARGS...]: the driver's stdout is NAME.md, its figures NAME.json.
+run() {
+  local name=$1 driver=$2
+  shift 2
+  local t0=$(date +%s)
+  echo "benchmark: $name: bench/$driver $*"
+  if (cd bench && "$PYTHON" "$driver" --json "$work/$name.json" "$@") >"$work/$name.md"; then
+    echo "benchmark: $name done in $(( $(date +%s) - t0 ))s"
+  else
+    echo "benchmark: $name FAILED" >&2
+    failed+=("$name")
+    : >"$work/$name.md"
+  fi
+}
+
+if [ -n "$micro_bin" ]; then
+  run micro micro.py --binary "$micro_bin" --repetitions "$ROUNDS"
+fi
+
 "$ROOT/scripts/cluster.sh" start
 eval "$("$ROOT/scripts/cluster.sh" env)"
+server_version=$(psql -XAtc 'SHOW server_version')
+settings=$(psql -XAtc "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name)
+  FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size',
+  'fraiseql_cache.max_entries', 'fraiseql_cache.ring_size', 'fraiseql_cache.wait_for_bump',
+  'fraiseql_cache.notify_format', 'jit')")
+cat >"$work/meta.json" <<JSON
+{"server_version": "$server_version", "load_at_start": "$load_at_start", "git": "$git_built",
+ "cluster": "scripts/cluster.sh, port $FRAISEQL_PORT, $FRAISEQL_CLUSTER_DIR; $settings"}
+JSON
 
-out=$(mktemp)
-trap 'rm -f "$out"; stop_cluster' EXIT
+run write_cost write_cost.py --rounds "$ROUNDS" \
+  --variants none,noop,fraiseql,fraiseql_nowait,naive,tracker
+run concurrency concurrency.py --rounds "$ROUNDS" "${quick_conc[@]}"
+run reads reads.py --rounds "$ROUNDS" "${quick_reads[@]}"
+run lag lag.py --runs "$ROUNDS" "${quick_lag[@]}"
+run throughput throughput.py --mode sustained --runs "$ROUNDS" "${quick_tp[@]}"
+run shmem shmem.py --header --label "defaults"
 
-command="scripts/benchmark.sh${*:+ $*}"
-echo "benchmark: $PYTHON bench/write_cost.py $*"
-"$PYTHON" bench/write_cost.py "$@" >"$out"
+echo "benchmark: restarting the cluster with ring_size = max_entries = $BIG_SETTINGS"
+psql -XAtqc "ALTER SYSTEM SET fraiseql_cache.ring_size = $BIG_SETTINGS" \
+     -c "ALTER SYSTEM SET fraiseql_cache.max_entries = $BIG_SETTINGS"
+"$ROOT/scripts/cluster.sh" restart
+run throughput_single throughput.py --mode single --runs "$ROUNDS"
+run shmem_large shmem.py --label "ring_size = max_entries = $BIG_SETTINGS"
+cat "$work/shmem_large.md" >>"$work/shmem.md"
+echo >>"$work/shmem.md"
 
-pg_version=$(psql -XAtc 'SHOW server_version')
-cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-mem_total=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+elapsed=$(( $(date +%s) - started ))
+(cd bench && "$PYTHON" report.py "$work" --command "make benchmark (scripts/benchmark.sh)" \
+  --seconds "$elapsed" --server-version "$server_version") >"$RESULTS"
 
-{
-  echo "# pg_fraiseql_cache write-cost benchmark"
-  echo
-  echo "Generated by \`$command\` (bench/write_cost.py): measurements only, no pass/fail."
-  echo
-  echo "| | |"
-  echo "|---|---|"
-  echo "| date | $(date -u '+%Y-%m-%d %H:%M:%S UTC') |"
-  echo "| command | \`$command\` |"
-  echo "| CPUs (nproc) | $(nproc) |"
-  echo "| CPU model | ${cpu_model:-unknown} |"
-  echo "| memory | $mem_total |"
-  echo "| PostgreSQL | $pg_version |"
-  echo "| kernel | $(uname -sr) |"
-  echo "| git | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src sql include 2>/dev/null || echo ' + uncommitted changes') |"
-  echo
-  cat "$out"
-  cat <<'NOTES'
-
-### Reading the numbers
-
-- Medians of interleaved samples; min/max show the spread. On a small, shared
-  machine, differences of ~10% between medians of 10 rounds can be noise: rerun
-  with more `--rounds` before drawing conclusions from them.
-- *noop C trigger* is the floor of any row trigger. On COPY it also shows the
-  loss of multi-insert batching, which every BEFORE ROW INSERT trigger causes
-  (pg_fraiseql_cache's trigger is BEFORE ROW; the PL/pgSQL baselines are
-  AFTER ROW).
-- pg_fraiseql_cache's COMMIT waits (fraiseql_cache.wait_for_bump, on by
-  default) for the worker to persist and publish the bumps: one worker
-  transaction per commit when commits are serial, which dominates the 1-row
-  UPDATE. `--variants ...,fraiseql_nowait` adds the same trigger with the
-  wait off, to separate the two costs.
-NOTES
-} >"$RESULTS"
-
-cat "$out"
-echo "benchmark: report written to ${RESULTS#"$ROOT"/}"
+sed -n '/^## Targets/,/^## In-process/p' "$RESULTS" | sed '$d'
+echo "benchmark: report written to ${RESULTS#"$ROOT"/} (${elapsed}s)"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "benchmark: drivers that failed: ${failed[*]}" >&2
+  exit 1
+fi

@@ -5,9 +5,11 @@
 
 extern "C" {
 #include "catalog/pg_type.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "pgstat.h"
 #include "utils/array.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 }
 
@@ -116,6 +118,13 @@ void commit() {
         CommitTransactionCommand();
         pgstat_report_stat(false);
         pgstat_report_activity(STATE_IDLE, nullptr);
+    });
+}
+
+uint32_t versions_relation() {
+    return pg_call([&] {
+        Oid nsp = get_namespace_oid("fraiseql_cache", true);
+        return uint32_t(nsp == InvalidOid ? InvalidOid : get_relname_relid("domain_version", nsp));
     });
 }
 

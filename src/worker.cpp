@@ -40,6 +40,7 @@ extern "C" {
 #include "access/xlog.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "utils/inval.h"
 #include "postmaster/interrupt.h"
 #include "storage/procarray.h"
 #include "utils/guc.h"
@@ -48,6 +49,16 @@ extern "C" {
 
 namespace fraiseql_cache {
 namespace {
+
+// domain_version's OID, and whether a relcache invalidation has touched it
+// since the extension was last looked up.
+Oid watched_relation = InvalidOid;
+bool extension_may_have_changed = true;
+
+void on_relcache_invalidation(Datum, Oid relid) {
+    if (relid == InvalidOid || relid == watched_relation)
+        extension_may_have_changed = true;
+}
 
 // How many batches publication may run ahead of the flushed WAL.
 constexpr uint64_t kBatchesAhead = 1;
@@ -321,6 +332,7 @@ bool Worker::load() {
     std::vector<DomainName> globals = persistence::read_global_domains();
     persistence::commit();
     atomics::store_release(&state_->loaded_extension, extension);
+    extension_may_have_changed = true;  // look it up again with the next batch
     // The raised values must be durable before any is published: raising
     // again from the old values after a crash would hand them out twice.
     flush_now();
@@ -445,7 +457,14 @@ bool Worker::step() {
         return false;
 
     persistence::begin("fraiseql_cache: publishing versions");
-    uint32_t extension = persistence::extension_oid();
+    // Looking the extension up is a catalog scan: only when a relcache
+    // invalidation touched domain_version (DROP EXTENSION drops it).
+    uint32_t extension = atomics::load_acquire(&state_->loaded_extension);
+    if (extension_may_have_changed) {
+        extension_may_have_changed = false;
+        extension = persistence::extension_oid();
+        watched_relation = persistence::versions_relation();
+    }
     if (extension != atomics::load_acquire(&state_->loaded_extension)) {
         // Dropped, perhaps created again: reload from the new tables, then
         // handle the ring (its commits may be the new tables' first).
@@ -576,6 +595,7 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
         },
         Datum(0));
 
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, Datum(0));
     guarded([] {
         Worker worker;
         worker.run();

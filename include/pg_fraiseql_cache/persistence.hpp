@@ -30,6 +30,8 @@ void commit();
 // The OID of pg_fraiseql_cache in this database, 0 when not installed.
 // A new OID means the extension was dropped and created again.
 uint32_t extension_oid();
+// The OID of fraiseql_cache.domain_version (InvalidOid when missing).
+uint32_t versions_relation();
 
 WorkerStateRow read_state();
 void write_state(uint64_t floor, bool clean_shutdown);
