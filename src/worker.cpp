@@ -10,9 +10,10 @@
 // than kMaxStep.
 //
 // Why versions are never reused (I3). Batches are committed asynchronously
-// (no fsync on the read-your-writes path), but batch N is published only
-// once batch N-1's commit record is flushed: shared memory runs at most
-// kBatchesAhead = 1 batch ahead of what is durable. Usually a later user
+// (no fsync on the read-your-writes path), but batch N commits (becomes
+// visible in domain_version) and is published only once batch N-1's commit
+// record is flushed: nothing visible runs more than kBatchesAhead = 1 batch
+// ahead of what is durable. Usually a later user
 // commit has already flushed it; otherwise the worker flushes it itself.
 // After an unclean stop (worker_state.clean_shutdown is false) the worker
 // raises every persisted version and the floor by kCrashRaise before
@@ -40,10 +41,10 @@ extern "C" {
 #include "access/xlog.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
-#include "utils/inval.h"
 #include "postmaster/interrupt.h"
 #include "storage/procarray.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/wait_event.h"
 }
 
