@@ -3,6 +3,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS pg_fraiseql_cache CASCADE;
 DROP SCHEMA IF EXISTS regress CASCADE;
+DROP SERVER IF EXISTS regress_files CASCADE;
 RESET client_min_messages;
 CREATE EXTENSION pg_fraiseql_cache;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_fraiseql_cache';
@@ -71,6 +72,11 @@ SELECT * FROM expect_error('SELECT fraiseql_cache.setup_table_invalidation(''tv_
 SELECT * FROM expect_error('SELECT fraiseql_cache.setup_table_invalidation(''tv_contract'', repeat(''d'', 64))');
 CREATE VIEW v_contract AS SELECT * FROM tv_contract;
 SELECT * FROM expect_error('SELECT fraiseql_cache.setup_table_invalidation(''v_contract'')');
+CREATE EXTENSION IF NOT EXISTS file_fdw;
+CREATE SERVER regress_files FOREIGN DATA WRAPPER file_fdw;
+CREATE FOREIGN TABLE remote_rows (id int, tenant_id uuid) SERVER regress_files
+    OPTIONS (filename '/dev/null', format 'csv');
+SELECT * FROM expect_error('SELECT fraiseql_cache.setup_table_invalidation(''remote_rows'')');
 CREATE TEMP TABLE scratch (tenant_id uuid);
 SELECT * FROM expect_error('SELECT fraiseql_cache.setup_table_invalidation(''scratch'')');
 CREATE TABLE parted (id int, tenant_id uuid) PARTITION BY LIST (id);
