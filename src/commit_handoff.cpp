@@ -19,7 +19,6 @@
 
 extern "C" {
 #include "pgstat.h"
-#include "utils/wait_event.h"
 }
 
 namespace fraiseql_cache::pending {
@@ -65,14 +64,14 @@ void discard() noexcept {
     rows_seen = 0;
 }
 
-void fill_slot(RingSlot &slot, const PairKey &key, bool first, TimestampTz now,
+void fill_slot(RingSlot &slot, const PairKey &key, TimestampTz now,
                uint64_t xact) {
     LocalDomain &d = (*local_domains)[key.domain_id & ~(kWholeDomain | kManual)];
     bool counts_for_all = d.counted_in != xact;
     d.counted_in = xact;
     slot.committed_at = now;
     slot.database = MyDatabaseId;
-    slot.flags = (first ? kSlotFirstOfXact : 0u) | (d.global ? kSlotGlobal : 0u) |
+    slot.flags = (d.global ? kSlotGlobal : 0u) |
                  ((key.domain_id & kWholeDomain) ? kSlotWholeDomain : 0u) |
                  ((key.domain_id & kManual) ? kSlotManual : 0u) |
                  (counts_for_all ? kSlotCountsForAll : 0u);
@@ -90,7 +89,6 @@ void hand_off() noexcept {
     Ring &ring = shared.ring;
     uint64_t remaining = pairs->size();
     std::size_t next_slot = 0;
-    bool first = true;
     bool overflow = false;
     uint64_t last_position = 0;
     long waited_us = 0;
@@ -122,8 +120,7 @@ void hand_off() noexcept {
             while (!pairs->slot_at(next_slot).used)
                 next_slot++;
             RingSlot &slot = ring.slot(position + k);
-            fill_slot(slot, pairs->slot_at(next_slot).key, first, now, xact);
-            first = false;
+            fill_slot(slot, pairs->slot_at(next_slot).key, now, xact);
             next_slot++;
             ring.publish(position + k);
         }
@@ -166,21 +163,10 @@ void wait_for_publication() {
     wait_target.pending = false;
     if (published(t))
         return;
-    TimestampTz start = GetCurrentTimestamp();
-    ConditionVariablePrepareToSleep(&shared.state->publish_cv);
-    for (;;) {
-        if (published(t))
-            break;
-        long elapsed_ms = long((GetCurrentTimestamp() - start) / 1000);
-        if (elapsed_ms >= settings.wait_timeout_ms || !worker_expected()) {
-            count(&Counters::wait_timeouts);
-            break;
-        }
-        long remaining = settings.wait_timeout_ms - elapsed_ms;
-        ConditionVariableTimedSleep(&shared.state->publish_cv, remaining < 10 ? remaining : 10,
-                                    PG_WAIT_EXTENSION);
-    }
-    ConditionVariableCancelSleep();
+    sleep_until_published(settings.wait_timeout_ms,
+                          [&] { return published(t) || !worker_expected(); });
+    if (!published(t))
+        count(&Counters::wait_timeouts);
 }
 
 void on_xact_event(XactEvent event, void *) {

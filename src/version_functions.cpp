@@ -15,7 +15,6 @@ extern "C" {
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
-#include "utils/wait_event.h"
 }
 
 namespace fraiseql_cache {
@@ -82,15 +81,10 @@ bool shared_memory_serves_here() {
 bool wait_until_served() {
     if (shared_memory_serves_here())
         return true;
-    TimestampTz until =
-        TimestampTzPlusMilliseconds(GetCurrentTimestamp(), settings.wait_timeout_ms);
-    pg_call([&] {
-        ConditionVariablePrepareToSleep(&shared.state->publish_cv);
-        while (!shared_memory_serves_here() && GetCurrentTimestamp() < until)
-            ConditionVariableTimedSleep(&shared.state->publish_cv, 10, PG_WAIT_EXTENSION);
-        ConditionVariableCancelSleep();
+    // Interruptible here (a query cancel arrives as an ERROR through pg_call).
+    return pg_call([&] {
+        return sleep_until_published(settings.wait_timeout_ms, shared_memory_serves_here);
     });
-    return shared_memory_serves_here();
 }
 
 void check_domain(const char *domain, std::size_t len) {

@@ -70,6 +70,18 @@ constexpr uint64_t kMaxBatchSlots = 16384;
 constexpr uint64_t kMaxStep = kMaxBatchSlots + 1;
 // Past anything published but perhaps not durable before a crash.
 constexpr uint64_t kCrashRaise = kBatchesAhead * kMaxStep + 1;
+// Writes a log line; a failure to (out of memory) is dropped rather than
+// raised: the spill warning comes between a batch's commit and its
+// publication, where an error would make the restarted worker count the
+// batch twice.
+template <typename F>
+void log_quietly(F &&fn) noexcept {
+    try {
+        pg_call(std::forward<F>(fn));
+    } catch (...) {
+    }
+}
+
 // Domain ids above this name a domain the full dictionary could not take.
 constexpr uint32_t kSpillDomain = 1u << 31;
 
@@ -238,13 +250,15 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
         refused = refused_since_warning_;
         refused_since_warning_ = 0;
         last_spill_warning_ = now;
-        ereport(WARNING,
-                (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                 errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
-                        (unsigned long long)refused),
-                 errdetail("They are answered from fraiseql_cache.domain_version, more slowly."),
-                 errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
-                         settings.max_entries)));
+        log_quietly([&] {
+            ereport(WARNING,
+                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                     errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
+                            (unsigned long long)refused),
+                     errdetail("They are answered from fraiseql_cache.domain_version, more slowly."),
+                     errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
+                             settings.max_entries)));
+        });
     }
 }
 
@@ -304,8 +318,10 @@ bool Worker::load() {
         persistence::raise_all(kCrashRaise);
         st.floor += kCrashRaise;
         count(&Counters::resets);
-        ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version raised "
-                             "by %llu", (unsigned long long)kCrashRaise)));
+        log_quietly([&] {
+            ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version "
+                                 "raised by %llu", (unsigned long long)kCrashRaise)));
+        });
     }
     // Shared memory still holding versions means the extension was dropped
     // and created again while the server ran: the new tables start low, so

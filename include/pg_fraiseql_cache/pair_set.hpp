@@ -108,14 +108,6 @@ class PairSet {
                 fn(table_[i].key, table_[i].count);
     }
 
-    // Like for_each, with the accumulated tags: fn(key, count, tags).
-    template <typename F>
-    void for_each_tagged(F &&fn) const {
-        for (std::size_t i = 0; i < slots_; i++)
-            if (table_[i].used)
-                fn(table_[i].key, table_[i].count, table_[i].tags);
-    }
-
   private:
     static std::size_t round_up(std::size_t n) {
         std::size_t p = 16;

@@ -31,7 +31,6 @@
 namespace fraiseql_cache {
 
 enum RingSlotFlags : uint32_t {
-    kSlotFirstOfXact = 1u << 0,  // first pair a transaction pushed
     kSlotGlobal = 1u << 1,       // the domain is global (tenant is "all")
     kSlotWholeDomain = 1u << 2,  // every known tenant of the domain
     kSlotManual = 1u << 3,       // invalidate() / invalidate_domain(), not a trigger

@@ -24,6 +24,10 @@
 #include "pg_fraiseql_cache/ring.hpp"
 #include "pg_fraiseql_cache/version_table.hpp"
 
+extern "C" {
+#include "utils/wait_event.h"
+}
+
 namespace fraiseql_cache {
 
 // Fixed bound of distinct domain names kept in shared memory.
@@ -87,6 +91,29 @@ bool serves_this_database();
 
 // Wakes the worker, if one runs. Never fails.
 void wake_worker();
+
+// Sleeps on publish_cv (the worker broadcasts after each batch and after a
+// load) until stop() is true or timeout_ms has passed; returns stop().
+// Raises no error of its own; with interrupts held (at commit) it cannot be
+// cancelled, so the timeout is what bounds it.
+template <typename Stop>
+bool sleep_until_published(long timeout_ms, Stop &&stop) {
+    TimestampTz start = GetCurrentTimestamp();
+    ConditionVariablePrepareToSleep(&shared.state->publish_cv);
+    bool done;
+    for (;;) {
+        if ((done = stop()))
+            break;
+        long elapsed_ms = long((GetCurrentTimestamp() - start) / 1000);
+        if (elapsed_ms >= timeout_ms)
+            break;
+        long remaining = timeout_ms - elapsed_ms;
+        ConditionVariableTimedSleep(&shared.state->publish_cv, remaining < 10 ? remaining : 10,
+                                    PG_WAIT_EXTENSION);
+    }
+    ConditionVariableCancelSleep();
+    return done;
+}
 
 inline void count(uint64_t Counters::*field, uint64_t n = 1) {
     atomics::fetch_add(&(shared.state->counters.*field), n);

@@ -40,17 +40,6 @@ namespace {
 
 // ---- helpers -----------------------------------------------------------------
 
-std::string sh_quote(const std::string &s) {
-    std::string out = "'";
-    for (char ch : s) {
-        if (ch == '\'')
-            out += "'\\''";
-        else
-            out += ch;
-    }
-    return out + "'";
-}
-
 std::string read_file_from(const std::string &path, std::streamoff offset) {
     std::ifstream in(path, std::ios::binary);
     if (!in)
@@ -95,7 +84,7 @@ int run_command(const std::string &cmd, std::string *output) {
     int fd = ::mkstemp(out_path);
     if (fd >= 0)
         ::close(fd);
-    int rc = std::system((cmd + " >" + sh_quote(out_path) + " 2>&1").c_str());
+    int rc = std::system((cmd + " >" + shell_quote(out_path) + " 2>&1").c_str());
     if (output)
         *output = read_file_from(out_path, 0);
     ::unlink(out_path);
@@ -299,7 +288,7 @@ class PreparedLock {
         // Insurance should this program die before the destructor runs: the
         // prepared transaction (and its lock) would survive it. Harmless
         // once it is resolved (the gid no longer exists).
-        std::system(("(sleep 60; psql -Xq -c " + sh_quote("COMMIT PREPARED '" + gid_ + "'") +
+        std::system(("(sleep 60; psql -Xq -c " + shell_quote("COMMIT PREPARED '" + gid_ + "'") +
                      ") >/dev/null 2>&1 &").c_str());
         exec(c, "BEGIN");
         exec(c, lock_sql);
@@ -1093,7 +1082,7 @@ class SecondCluster {
         dir_ = "/tmp/fc_fault_db_" + std::to_string(::getpid());
         std::string out;
         started_ = true;
-        int rc = run_command(env() + " timeout 120 " + sh_quote(script_) + " start", &out);
+        int rc = run_command(env() + " timeout 120 " + shell_quote(script_) + " start", &out);
         if (rc != 0)
             return "cluster.sh start failed (" + std::to_string(rc) + "): " + out +
                    read_file_from(log_path(), 0);
@@ -1103,7 +1092,7 @@ class SecondCluster {
     ~SecondCluster() {
         if (started_) {
             std::string out;
-            if (run_command(env() + " timeout 120 " + sh_quote(script_) + " destroy", &out) != 0)
+            if (run_command(env() + " timeout 120 " + shell_quote(script_) + " destroy", &out) != 0)
                 std::fprintf(stderr, "fault_test: destroying %s failed: %s\n", dir_.c_str(),
                              out.c_str());
         }
@@ -1119,7 +1108,7 @@ class SecondCluster {
 
   private:
     std::string env() const {
-        return "FRAISEQL_CLUSTER_DIR=" + sh_quote(dir_) + " FRAISEQL_PORT=" +
+        return "FRAISEQL_CLUSTER_DIR=" + shell_quote(dir_) + " FRAISEQL_PORT=" +
                std::to_string(port_) + " FRAISEQL_DB=" + kDb + " FRAISEQL_EXTRA_CONF=";
     }
     static int free_port() {

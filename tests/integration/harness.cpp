@@ -92,6 +92,9 @@ std::string find_upwards(std::string dir) {
     return "";
 }
 
+
+}  // namespace
+
 std::string shell_quote(const std::string &s) {
     std::string out = "'";
     for (char ch : s) {
@@ -102,8 +105,6 @@ std::string shell_quote(const std::string &s) {
     }
     return out + "'";
 }
-
-}  // namespace
 
 std::string conninfo() {
     return "connect_timeout=10 application_name=fraiseql_integration "

@@ -46,6 +46,9 @@ void exec(pqxx::connection &c, const std::string &sql);
 long long query_ll(pqxx::connection &c, const std::string &sql);
 std::string query_str(pqxx::connection &c, const std::string &sql);
 
+// `s` quoted for /bin/sh.
+std::string shell_quote(const std::string &s);
+
 // A random version-4 uuid, as text.
 std::string new_uuid();
 // A short random lowercase hex string (for names unique per run).

@@ -59,7 +59,7 @@ bool decode(const TenantId &t, uint32_t *producer, uint64_t *seq) {
 void fill(Ring &ring, uint64_t position, uint32_t producer, uint64_t seq) {
     RingSlot &s = ring.slot(position);
     s.database = producer;
-    s.flags = kSlotFirstOfXact;
+    s.flags = kSlotGlobal;
     s.tenant = encode(producer, seq);
     ASSERT_TRUE(DomainName::from("orders", 6, &s.domain));
 }
@@ -142,7 +142,7 @@ TEST(Ring, PublishThenReadInOrder) {
         EXPECT_EQ(producer, 1u);
         EXPECT_EQ(seq, 100 + k);
         EXPECT_EQ(out.database, 1u);
-        EXPECT_EQ(out.flags, uint32_t(kSlotFirstOfXact));
+        EXPECT_EQ(out.flags, uint32_t(kSlotGlobal));
         EXPECT_TRUE(out.domain.equals("orders", 6));
     }
     RingSlot out;
