@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libpqxx-dev libgtest-dev libbenchmark-dev
-  meson ninja-build pkg-config python3-psycopg
+  meson ninja-build pkg-config python3-psycopg python3-psycopg-pool python3-pytest
+  python3-pytest-asyncio python3-redis pgbouncer
   libhiredis-dev redis-server libcpp-httplib-dev curl
 )
 # Node.js may come from elsewhere than Debian (its npm then comes with it,

@@ -166,10 +166,10 @@ Datum fraiseql_cache_track_row(PG_FUNCTION_ARGS) {
         // to every known tenant of the domain.
         if (!pending::record(t->domain | pending::kWholeDomain, TenantId::all()))
             fraiseql_cache::out_of_memory();
-        return PointerGetDatum(nullptr);
+        return Datum(0);
     }
     if (!TRIGGER_FIRED_FOR_ROW(event))
-        return PointerGetDatum(nullptr);
+        return Datum(0);
 
     TupleDesc desc = RelationGetDescr(td->tg_relation);
     TenantId tenant = tenant_of(t, td->tg_trigtuple, desc);

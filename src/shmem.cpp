@@ -10,6 +10,10 @@
 
 extern "C" {
 #include "commands/dbcommands.h"
+#if PG_VERSION_NUM >= 190000
+#include "catalog/pg_database.h"
+#include "utils/lsyscache.h"
+#endif
 #include "storage/procarray.h"
 }
 

@@ -53,12 +53,12 @@ uint64_t version_from_table(const TenantId &tenant, const char *domain, std::siz
             SPI_processed != 1)
             elog(ERROR, "pg_fraiseql_cache: reading domain_version failed");
         bool isnull = false;
-        int64 v = DatumGetInt64(
+        int64 stored = DatumGetInt64(
             SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
         final = DatumGetBool(
             SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
         SPI_finish();
-        return uint64_t(v);
+        return uint64_t(stored);
     });
     if (require_final && !(final && shared.versions.count() == 0))
         throw SqlError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
