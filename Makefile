@@ -26,8 +26,10 @@ ifneq ($(wildcard $(PGXS)),)
 override with_llvm = no
 include $(PGXS)
 override CONTRIB_TESTDB = $(or $(PGDATABASE),fraiseql_test)
-# The server headers are system headers: their warnings are not ours.
-override CPPFLAGS := $(patsubst -I%,-isystem %,$(filter -I/usr/%,$(CPPFLAGS))) $(filter-out -I/usr/%,$(CPPFLAGS))
+# The server headers are system headers: their warnings are not ours,
+# wherever the server is installed (/usr, /opt, a prefix).
+FC_SYSTEM_INCLUDES := $(filter $(addprefix -I,$(includedir_server) $(includedir_internal)) -I/usr/%,$(CPPFLAGS))
+override CPPFLAGS := $(patsubst -I%,-isystem %,$(FC_SYSTEM_INCLUDES)) $(filter-out $(FC_SYSTEM_INCLUDES),$(CPPFLAGS))
 -include $(OBJS:.o=.d)
 endif
 
