@@ -70,12 +70,7 @@ SELECT * FROM bumps();
 SELECT snapshot();
 INSERT INTO tv_contract VALUES (2, :t3, 'upsert') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name;
 SELECT * FROM bumps();
--- MERGE.
-SELECT snapshot();
-MERGE INTO tv_contract c USING (VALUES (5, 'merged'), (30000, 'merged-new')) v(id, name) ON c.id = v.id
-WHEN MATCHED THEN UPDATE SET name = v.name
-WHEN NOT MATCHED THEN INSERT VALUES (v.id, :t1, v.name);
-SELECT * FROM bumps();
+-- (MERGE: regress/merge.sql)
 -- COPY.
 SELECT snapshot();
 COPY tv_contract FROM STDIN;
