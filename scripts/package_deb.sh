@@ -10,7 +10,7 @@
 #   scripts/package_deb.sh --install  dpkg -i the packages and test them
 #                                     with the system's server
 #
-# Environment: FC_DEB_PORT (default 55439), FC_DEB_CLUSTER_DIR (default
+# Environment: FC_DEB_PORT (default 55436), FC_DEB_CLUSTER_DIR (default
 # /tmp/pg_fraiseql_cache_deb). The .deb files end up in build/deb/.
 set -uo pipefail
 
@@ -22,7 +22,7 @@ case "${1:-}" in
   --install) MODE=installed ;;
   *) echo "usage: $0 [--install]" >&2; exit 2 ;;
 esac
-PORT=${FC_DEB_PORT:-55439}
+PORT=${FC_DEB_PORT:-55436}
 CLUSTER=${FC_DEB_CLUSTER_DIR:-/tmp/pg_fraiseql_cache_deb}
 OUT=$ROOT/build/deb
 SRC=$OUT/src/pg-fraiseql-cache
