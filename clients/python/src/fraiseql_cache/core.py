@@ -28,7 +28,7 @@ class WatcherOptions:
     heartbeat_channel: Optional[str] = None      # default "<channel>_heartbeat"
     heartbeat_interval: Optional[float] = None   # None: read fraiseql_cache.heartbeat_ms
     pooled_after: float = 3.0          # heartbeat intervals without a heartbeat => pooled
-    probe: bool = True                 # NOTIFY ourselves once after LISTEN (fast confirmation)
+    probe: bool = True                 # after LISTEN, NOTIFY ourselves from the SQL connection
     liveness_timeout: Optional[float] = None     # default max(3 s, 3 heartbeat intervals)
     ping_interval: float = 1.0         # SELECT 1 on the listener when quiet this long
     resync_interval: float = 60.0      # reload every held pair this often (0 = never)

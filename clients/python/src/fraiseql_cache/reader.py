@@ -64,6 +64,9 @@ class SqlReader:
         return self._run(lambda c: _read_domains(
             c.execute(q.READ_DOMAINS, q.read_params(tenant, domains)).fetchone(), domains))
 
+    def probe(self, channel: str, payload: str) -> None:
+        self._run(lambda c: c.execute(q.PROBE, (channel, payload)))
+
     def load(self, pairs: Sequence[PairKey]) -> List[int]:
         if not pairs:
             return []
@@ -124,6 +127,11 @@ class AsyncSqlReader:
             cur = await c.execute(q.READ_DOMAINS, q.read_params(tenant, domains))
             return _read_domains(await cur.fetchone(), domains)
         return await self._run(f)
+
+    async def probe(self, channel: str, payload: str) -> None:
+        async def f(c):
+            await c.execute(q.PROBE, (channel, payload))
+        await self._run(f)
 
     async def load(self, pairs: Sequence[PairKey]) -> List[int]:
         if not pairs:

@@ -134,9 +134,9 @@ class AsyncVersionWatcher(WatcherCore):
                 check_listening((await cur.fetchone())[0])
                 cur = await conn.execute(q.HEARTBEAT_MS)
                 self.session_started(conn.info.backend_pid, heartbeat_ms(await cur.fetchone()))
-                if o.probe:
-                    await conn.execute(q.PROBE, (o.heartbeat_channel, self.probe_payload()))
                 await self._load(conn)
+                if o.probe:
+                    await self._send_probe()
                 backoff.reset()
                 await self._session(conn)
             except asyncio.CancelledError:
@@ -152,6 +152,14 @@ class AsyncVersionWatcher(WatcherCore):
                     except Exception:
                         pass
             await asyncio.sleep(backoff.next())
+
+    async def _send_probe(self) -> None:
+        # From the reader's connection: heard only if notifications reach this
+        # listener while it is idle, which is what a transaction pooler breaks.
+        try:
+            await self.reader.probe(self.options.heartbeat_channel, self.probe_payload())
+        except Exception as e:
+            log.info("fraiseql_cache: listener probe not sent: %s", e)
 
     async def _load(self, conn) -> None:
         pairs = self.state.held_pairs()

@@ -136,9 +136,9 @@ class VersionWatcher(WatcherCore):
                     q.LISTENING, ([o.channel, o.heartbeat_channel],)).fetchone()[0])
                 self.session_started(conn.info.backend_pid,
                                      heartbeat_ms(conn.execute(q.HEARTBEAT_MS).fetchone()))
-                if o.probe:
-                    conn.execute(q.PROBE, (o.heartbeat_channel, self.probe_payload()))
                 self._load(conn)  # after LISTEN: nothing said from here on is missed
+                if o.probe:
+                    self._send_probe()
                 backoff.reset()
                 self._session(conn)
             except Exception as e:  # the listener must survive anything
@@ -152,6 +152,14 @@ class VersionWatcher(WatcherCore):
             if self._stopping.is_set():
                 break
             select.select([self._wake_r], [], [], backoff.next())
+
+    def _send_probe(self) -> None:
+        # From the reader's connection: heard only if notifications reach this
+        # listener while it is idle, which is what a transaction pooler breaks.
+        try:
+            self.reader.probe(self.options.heartbeat_channel, self.probe_payload())
+        except Exception as e:
+            log.info("fraiseql_cache: listener probe not sent: %s", e)
 
     def _load(self, conn) -> None:
         pairs = self.state.held_pairs()
