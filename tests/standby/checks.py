@@ -1,0 +1,63 @@
+"""Shared checks and reporting for the standby tests."""
+import time
+
+from cluster import ALL_TENANTS, TestFailure
+from workload import read_versions
+
+
+def report(name, ok, why=""):
+    print(f"{'PASS' if ok else 'FAIL'}: {name}{'' if ok else ' (' + why + ')'}", flush=True)
+    return ok
+
+
+def thread_errors(threads, expected_loss=False):
+    """Errors of load threads; with expected_loss, a lost connection is fine."""
+    import psycopg
+    errs = []
+    for t in threads:
+        if t.error is None:
+            continue
+        if expected_loss and isinstance(t.error, psycopg.OperationalError):
+            continue
+        errs.append(f"{t.name}: {t.error!r}")
+    return errs
+
+
+def settled_versions(node, tenants, timeout=30):
+    """Waits until the node's persisted versions equal its published ones and
+    stay put, then returns {(tenant, domain): version}."""
+    deadline = time.monotonic() + timeout
+    previous = None
+    with node.connect() as c:
+        while time.monotonic() < deadline:
+            rows = read_versions(c, tenants)
+            n_table = len(rows) - (1 + len(tenants))
+            table = {(t, d): v for t, d, v in rows[:n_table]}
+            live = {(t, d): v for t, d, v in rows[n_table:]}
+            agree = all(table.get(k) == v for k, v in live.items())
+            if agree and table == previous:
+                return table
+            previous = table if agree else None
+            time.sleep(0.2)
+    raise TestFailure(f"{node.name}: versions did not settle within {timeout}s")
+
+
+def check_raised(name, before, after, tenants):
+    """Every version seen after (lowest) must exceed every version seen before
+    (highest), for every pair seen before."""
+    bad = []
+    for key, high in sorted(before.high.items()):
+        low = after.low.get(key)
+        if low is None or low <= high:
+            bad.append((key, high, low))
+    for label, key in (("all-tenants", (ALL_TENANTS, "contract")),
+                       ("tenant", (str(tenants[0]), "contract"))):
+        print(f"  {label} pair {key[0]}: highest before {before.high.get(key)}, "
+              f"lowest after {after.low.get(key)}")
+    print(f"  pairs seen before: {len(before.high)}, observations before: {before.count}, "
+          f"after: {after.count}; pairs not raised past what was seen: {len(bad)}")
+    for key, high, low in bad[:5]:
+        print(f"    {key}: highest before {high}, lowest after {low}")
+    return report(name, not bad and before.high != {},
+                  f"{len(bad)} pairs show a version after that was already reached before"
+                  if bad else "no versions were recorded before")
