@@ -43,6 +43,8 @@ async function makeTable(db, tag, { global = false } = {}) {
 async function dropTables(db) {
   const r = await db.query(`SELECT table_name FROM fraiseql_cache.tracked_tables WHERE table_schema = $1`, [SCHEMA]);
   for (const row of r.rows) await db.query(`DROP TABLE IF EXISTS ${SCHEMA}.${row.table_name}`);
+  // Only once empty: another test file may still be using it.
+  await db.query(`DROP SCHEMA IF EXISTS ${SCHEMA}`).catch(() => {});
 }
 
 async function serverVersion(db, tenant, domain) {
