@@ -162,7 +162,7 @@ cd "$tmp"
   --rootdir "$ROOT/clients/python" -p no:cacheprovider -q -rs -s \
   "$ROOT/clients/python/tests" "$@" 2>&1 | tee "$tmp/pytest.log"
 rc=${PIPESTATUS[0]}
-summary=$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)|no tests ran|[0-9]+ (passed|failed)' "$tmp/pytest.log" | tail -1)
+summary=$(grep -E '(passed|failed|errors?|skipped|deselected|no tests ran).* in [0-9.]+s' "$tmp/pytest.log" | tail -1 | sed 's/^=* *//; s/ *=*$//')
 say "pytest: ${summary:-no summary line}"
 case $rc in
   0) say "ok"; exit 0 ;;
