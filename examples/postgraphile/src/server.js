@@ -16,7 +16,7 @@ const http = require('http');
 const pg = require('pg');
 const { createPostGraphileSchema, withPostGraphileContext } = require('postgraphile');
 const { parse, validate, execute, getOperationAST } = require('graphql');
-const { VersionWatcher } = require('./version_watcher');
+const { VersionWatcher } = require('@fraiseql/pg-cache-client');
 const { ResponseCache } = require('./response_cache');
 const { makeTableTypesPlugin, operationDomains } = require('./query_domains');
 
@@ -54,7 +54,8 @@ async function createServer(options) {
     dynamicJson: true,
   });
   let tracked = await loadTracked(pool);
-  const watcher = new VersionWatcher({ pool, clientConfig: options.pgConfig || {},
+  // The listener needs a direct connection (not PgBouncer transaction pooling).
+  const watcher = new VersionWatcher({ pool, connection: options.pgConfig || {},
     channel: options.channel || 'cache_invalidation', ...(options.watcher || {}) });
   const cache = new ResponseCache(options.cacheSize || 1000);
   // Dropped on NOTIFY (and on a reload that raised a version).
@@ -123,8 +124,8 @@ async function createServer(options) {
     const handle = async () => {
       if (req.method === 'POST' && req.url === '/graphql') return graphqlRequest(req, res);
       if (req.method === 'GET' && req.url === '/stats') {
-        return send(res, 200, JSON.stringify({ healthy: watcher.healthy, listenerPid: watcher.listenerPid,
-          entries: cache.size, cache: cache.stats, watcher: watcher.stats }));
+        return send(res, 200, JSON.stringify({ health: watcher.health, entries: cache.size,
+          cache: cache.stats, watcher: watcher.counters }));
       }
       return send(res, 404, '{"errors":[{"message":"not found"}]}');
     };

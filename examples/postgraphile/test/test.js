@@ -162,10 +162,16 @@ async function main() {
     assert.equal(r.status, 400);
     ok('no tenant header: refused');
 
+    const stats = await (await fetch(`${server.url}/stats`)).json();
+    assert.equal(stats.health.healthy, true);
+    assert.equal(stats.health.listenerPooled, false);
+    assert.ok(stats.watcher.localLookups > 0, 'cache checks were answered locally');
+    ok('/stats: the watcher\'s health and counters');
+
     const s = server.cache.stats;
     console.log(`postgraphile: ${checks} checks passed (hits ${s.hits}, misses ${s.misses}, ` +
       `refused stale ${s.refusedStale}, dropped on NOTIFY ${s.dropped}, bypass ${s.bypass}; ` +
-      `${server.watcher.stats.notifications} notifications, ${server.watcher.stats.connects} listener sessions)`);
+      `${server.watcher.counters.notifications} notifications, ${server.watcher.counters.connects} listener sessions)`);
   } finally {
     await server.close();
     await teardown(db);
