@@ -300,7 +300,7 @@ class VersionWatcher extends EventEmitter {
       if (floor !== null) this.floor = floor;
       // Silent for too long (a stall, or a pooler): what was said meanwhile may be lost.
       // The floor moved (a reset, a crash): every version moved without a notification.
-      if (s.expectHeartbeats && !s.pooled && (gap >= s.silentMs || floorMoved)) this._reload(s, true);
+      if (!s.pooled && (floorMoved || (s.expectHeartbeats && gap >= s.silentMs))) this._reload(s, true);
       return;
     }
     this.counters.notifications++;

@@ -212,3 +212,31 @@ test('the pool given is used for SQL reads and left open', async () => {
   assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1);
   await pool.end();
 });
+
+test('heartbeats: a moved floor reloads; a silent stream is not trusted until heard again and reloaded', async () => {
+  const channel = h.privateChannel('beats');
+  const beat = (floor) => notify(`${channel}_heartbeat`, JSON.stringify({ at: 'now', published: 1, floor }));
+  const w = watcher({ channel, heartbeatMs: 100 });
+  let beating = setInterval(() => beat(5).catch(() => {}), 30);
+  try {
+    assert.ok(await w.waitUntilHealthy(20000));
+    await h.waitFor(() => w.health.floor === 5, 10000, 'the floor');
+    let loads = w.counters.loads;
+    clearInterval(beating);
+    await beat(6);
+    await h.waitFor(() => w.counters.loads > loads && w.health.floor === 6, 10000, 'the reload after the floor moved');
+    // Silence: no longer trusted, answers over SQL.
+    await h.waitFor(() => !w.healthy, 10000, 'distrust of a silent stream');
+    assert.equal(w.health.live, false);
+    assert.equal(w.health.listenerPooled, false, 'heartbeats were heard on this session: not a pooler');
+    const fallbacks = w.counters.sqlFallbacks;
+    await w.versions(h.newUuid(), ['whatever']);
+    assert.equal(w.counters.sqlFallbacks, fallbacks + 1);
+    loads = w.counters.loads;
+    beating = setInterval(() => beat(6).catch(() => {}), 30);
+    assert.ok(await w.waitUntilHealthy(20000), 'trusted again');
+    assert.ok(w.counters.loads > loads, 'after a reload');
+  } finally {
+    clearInterval(beating);
+  }
+});
