@@ -32,7 +32,7 @@ cleanup() {
     fi
   done
   if [ -n "$own_cluster" ]; then
-    FRAISEQL_CLUSTER_DIR=$own_cluster scripts/cluster.sh destroy >/dev/null 2>&1 || true
+    FRAISEQL_CLUSTER_DIR=$own_cluster "$ROOT/scripts/cluster.sh" destroy >/dev/null 2>&1 || true
   fi
   rm -rf "$tmp"
 }
