@@ -58,7 +58,20 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 echo "test_standby: $("$BINDIR/postgres" --version), nodes in $BASE, ports $PORT-$((PORT + 7))"
-"$PYTHON" -u "$ROOT/tests/standby/run.py" --base "$BASE" --bindir "$BINDIR" --port "$PORT" "$@"
+"$PYTHON" -u "$ROOT/tests/standby/run.py" --base "$BASE" --bindir "$BINDIR" --port "$PORT" "$@" &
+runner=$!
+# Passed on, so that the runner stops its servers before the cleanup looks.
+trap 'kill -TERM "$runner" 2>/dev/null' INT TERM
+while true; do
+  wait "$runner"
+  rc=$?
+  kill -0 "$runner" 2>/dev/null || break
+done
+if [ "$rc" -gt 1 ]; then
+  # The runner did not get to its closing line (bad arguments, killed).
+  echo "test_standby: the runner stopped early (exit $rc)"
+  echo "0 passed, 1 failed"
+fi
+exit "$rc"

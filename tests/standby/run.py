@@ -9,6 +9,7 @@ Every server started is stopped before it exits.
 """
 import argparse
 import os
+import signal
 import sys
 import traceback
 
@@ -61,7 +62,13 @@ def follow_and_cost(ctx, which):
     return results
 
 
+def _terminated(signum, _frame):
+    print(f"terminated by signal {signum}", flush=True)
+    raise SystemExit(128 + signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, _terminated)  # so that the servers are stopped
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", required=True)
     ap.add_argument("--bindir", required=True)

@@ -58,8 +58,8 @@ def promote_and_check(name, primary, standby, tenants, threads, before):
         standby.start()
     replayed = standby.replay_lsn()
     lag = standby.scalar("SELECT %s::pg_lsn - %s::pg_lsn", (primary_lsn, replayed))
-    print(f"  old primary's last WAL position {primary_lsn}; standby replayed {replayed} "
-          f"({lag} bytes behind)")
+    print(f"  old primary's WAL position read just before its stop {primary_lsn}; standby "
+          f"replayed {replayed} (difference {lag} bytes)")
     print(f"  commits on the old primary per tenant: "
           f"{', '.join(str(sum(w.commits[t] for w in writers)) for t in tenants)}")
     started = time.monotonic()
