@@ -2,7 +2,6 @@
 
 import asyncio
 
-import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 

@@ -2,7 +2,7 @@
 
 from fraiseql_cache import ALL_TENANTS, PairKey, VersionUpdate, parse_notification
 from fraiseql_cache.payload import heartbeat_floor
-from fraiseql_cache.state import LOCAL, MISSING, UNHEALTHY, WatcherState
+from fraiseql_cache.state import MISSING, UNHEALTHY, WatcherState
 
 T = "6f1c2e4a-0000-4000-8000-000000000001"
 

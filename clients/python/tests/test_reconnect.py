@@ -20,10 +20,13 @@ def test_listener_killed_mid_run(schema, admin):
     errors = []
 
     def writer():
-        with psycopg.connect("", autocommit=True) as c:
-            while not stop.is_set():
-                for i in range(len(tenants)):
-                    c.execute(f"UPDATE tv_{d} SET val = val + 1 WHERE id = %s", (i,))
+        try:
+            with psycopg.connect("", autocommit=True) as c:
+                while not stop.is_set():
+                    for i in range(len(tenants)):
+                        c.execute(f"UPDATE tv_{d} SET val = val + 1 WHERE id = %s", (i,))
+        except Exception as e:  # reported by the test
+            errors.append(e)
 
     try:
         assert w.wait_until_healthy(10)
@@ -63,9 +66,9 @@ def test_listener_killed_mid_run(schema, admin):
             assert w.versions(t, [d]) == [schema.version(t, d)]
         print(f"\n[ reconnect ] kills={kills} connects={w.counters['connects']} "
               f"loads={w.counters['loads']} checks={checks} stale_after_reconnect={stale}")
+        assert not errors, errors
         assert stale == 0
         assert w.counters["connects"] >= kills + 1
     finally:
         stop.set()
         w.stop()
-        assert not errors

@@ -13,7 +13,7 @@ import psycopg
 
 from . import sql as q
 from .backoff import Backoff
-from .core import Health, WatcherCore, WatcherOptions, log
+from .core import WatcherCore, WatcherOptions, log
 from .listener import check_listening, drain, heartbeat_ms
 from .reader import SqlReader
 from .state import LOCAL, UNHEALTHY
