@@ -7,7 +7,7 @@ SRCS        = $(sort $(wildcard src/*.cpp))
 OBJS        = $(SRCS:.cpp=.o)
 DATA        = $(wildcard sql/pg_fraiseql_cache--*.sql)
 
-REGRESS      = setup versions merge manual_and_ddl privileges
+REGRESS      = setup versions merge manual_and_ddl privileges guarantees
 REGRESS_OPTS = --inputdir=build/regress --outputdir=build/regress --use-existing
 # The tests run in the database the worker serves (CONTRIB_TESTDB, set
 # after the PGXS include), which exists already: the worker stays connected
@@ -62,3 +62,14 @@ test-integration:
 
 benchmark:
 	scripts/benchmark.sh
+
+# Other servers, releases and packages (docs/versions.md).
+.PHONY: test-all-versions dist package
+test-all-versions:
+	scripts/test_all_versions.sh
+
+dist:
+	scripts/dist.sh
+
+package:
+	scripts/package_deb.sh

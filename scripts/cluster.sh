@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster with pg_fraiseql_cache preloaded.
+# A throwaway PostgreSQL cluster with pg_fraiseql_cache preloaded.
 #
 #   scripts/cluster.sh start     initdb (fresh), start, create the database
 #   scripts/cluster.sh stop      stop (fast) and keep the files
@@ -14,7 +14,9 @@ set -euo pipefail
 DIR=${FRAISEQL_CLUSTER_DIR:-/tmp/pg_fraiseql_cache_cluster}
 PORT=${FRAISEQL_PORT:-55432}
 DB=${FRAISEQL_DB:-fraiseql_test}
-BINDIR=$(pg_config --bindir)
+# The server: PG_CONFIG=... or PG_VERSION=NN (default: pg_config in PATH).
+source "$(dirname "$0")/pg_select.sh"
+BINDIR=$FC_PG_BINDIR
 EXTRA_CONF=${FRAISEQL_EXTRA_CONF:-}
 
 as_owner() {

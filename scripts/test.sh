@@ -11,6 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 what=${1:-all}
+# The server to build and test against: PG_CONFIG=... or PG_VERSION=NN (default: pg_config in PATH).
+source scripts/pg_select.sh || exit 1
 
 export FRAISEQL_CLUSTER_DIR=${FRAISEQL_CLUSTER_DIR:-/tmp/pg_fraiseql_cache_test}
 export FRAISEQL_PORT=${FRAISEQL_PORT:-55432}
@@ -67,7 +69,7 @@ if [ "$what" = unit ] || [ "$what" = all ]; then
 fi
 [ "$what" = unit ] && exit 0
 
-if ! { make -s -j2 && make -s install; } >/dev/null; then
+if ! fc_build_install >/dev/null; then
   echo "building or installing the extension failed"
   failed=$((failed + 1))
   exit 1
@@ -80,8 +82,8 @@ fi
 eval "$(scripts/cluster.sh env)"
 
 pg_regress_suite() {
-  make -s installcheck PGDATABASE="$FRAISEQL_DB" || {
-    [ -f build/regress/regression.diffs ] && head -200 build/regress/regression.diffs
+  fc_make -s installcheck PGDATABASE="$FRAISEQL_DB" || {
+    [ -f "$FC_BUILD_DIR/build/regress/regression.diffs" ] && head -200 "$FC_BUILD_DIR/build/regress/regression.diffs"
     return 1
   }
 }
@@ -96,3 +98,4 @@ run_suite readme_quick_start tests/readme/quick_start.sh
 run_suite integration build/meson/integration_tests --gtest_brief=1
 run_suite soak build/meson/soak_tests --gtest_brief=1
 run_suite clients scripts/test_clients.sh
+run_suite node_client scripts/test_node.sh

@@ -78,13 +78,71 @@ CREATE TABLE fraiseql_cache.worker_state (
     clean_shutdown boolean NOT NULL DEFAULT true
 );
 -- No row yet: the worker writes it (a row here would collide with the
--- dumped one on pg_restore). No row reads as floor 0, clean.
+-- dumped one on pg_restore). No row means a new extension: the worker
+-- starts every version above the clock (see the README's guarantees).
+
+-- Who owns each domain: the owner of the first table tracked under it.
+-- Only roles with the owner's privileges attach tables to it, change its
+-- scope or bump it by hand. Written by the extension's functions only.
+CREATE TABLE fraiseql_cache.domains (
+    domain     text        PRIMARY KEY,
+    owner      regrole     NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT domains_domain_check CHECK (octet_length(domain) BETWEEN 1 AND 63)
+);
+COMMENT ON TABLE fraiseql_cache.domains IS
+    'Owner of each cache domain; only roles with its privileges attach tables, change its scope or bump it by hand.';
+
+-- The lowest version any tenant of a domain reads: raised to the domain's
+-- all-tenants version by every whole-domain bump (TRUNCATE,
+-- invalidate_domain(), DDL, a scope change), so tenants without a row of
+-- their own move too. Written by the worker only.
+CREATE TABLE fraiseql_cache.domain_floor (
+    domain text   PRIMARY KEY,
+    floor  bigint NOT NULL,
+    CONSTRAINT domain_floor_domain_check CHECK (octet_length(domain) BETWEEN 1 AND 63)
+);
+COMMENT ON TABLE fraiseql_cache.domain_floor IS
+    'Lowest version of every tenant of a domain (whole-domain bumps); a tenant without a domain_version row reads max(this, the worker floor).';
 
 -- Kept by pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.domain_version', '');
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.cascade_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.tracked_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.worker_state', '');
+SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.domains', '');
+SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.domain_floor', '');
+
+-- A change to the rules reaches the worker's cached rule graph at commit.
+CREATE FUNCTION fraiseql_cache._rules_changed()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'fraiseql_cache_rules_changed';
+CREATE TRIGGER rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON fraiseql_cache.cascade_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION fraiseql_cache._rules_changed();
+
+-- Logical replication (a publication FOR ALL TABLES) must not carry one
+-- server's versions, rules or state into another: rows a replication worker
+-- applies to these tables are skipped with a WARNING.
+CREATE FUNCTION fraiseql_cache._replicated_write()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'fraiseql_cache_replicated_write';
+DO $do$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['domain_version', 'cascade_rules', 'tracked_tables',
+                             'worker_state', 'domains', 'domain_floor'] LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER replicated_write BEFORE INSERT OR UPDATE OR DELETE ON fraiseql_cache.%I '
+            'FOR EACH ROW EXECUTE FUNCTION fraiseql_cache._replicated_write()', t);
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE fraiseql_cache.%I ENABLE REPLICA TRIGGER replicated_write', t);
+    END LOOP;
+END
+$do$;
 
 CREATE FUNCTION fraiseql_cache.track_row()
 RETURNS trigger
@@ -116,39 +174,12 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_require_ready';
 
 -- Resolves a table name given as text the way the caller would: with the
--- caller's search_path (unqualified names, quoted mixed-case names). Every
--- other reference in its body is schema-qualified, which is why it alone
--- carries no SET search_path.
+-- caller's search_path (unqualified names, quoted mixed-case names). In C,
+-- so that nothing else is looked up through that search_path.
 CREATE FUNCTION fraiseql_cache._resolve_table(table_name text)
 RETURNS regclass
-LANGUAGE plpgsql STABLE
-AS $fn$
-DECLARE
-    rel regclass;
-BEGIN
-    IF table_name IS NULL OR table_name = '' THEN
-        RAISE EXCEPTION 'table name must not be NULL or empty'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass the table as text, e.g. ''tv_contract'' or ''public.tv_contract''.';
-    END IF;
-    BEGIN
-        rel := pg_catalog.to_regclass(table_name);
-    EXCEPTION WHEN invalid_name OR syntax_error OR invalid_parameter_value OR name_too_long THEN
-        rel := NULL;
-    END;
-    IF rel IS NULL THEN
-        RAISE EXCEPTION 'table "%" does not exist', table_name
-            USING ERRCODE = 'undefined_table',
-                  HINT = 'Name an existing table, schema-qualified if it is not on the search_path; quote mixed-case names (''"MyTable"'').';
-    END IF;
-    RETURN rel;
-END
-$fn$;
-
-CREATE FUNCTION fraiseql_cache._register_global(domain text)
-RETURNS void
-LANGUAGE C STRICT VOLATILE
-AS 'MODULE_PATHNAME', 'fraiseql_cache_register_global';
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_resolve_table';
 
 CREATE FUNCTION fraiseql_cache._drop_triggers(rel regclass)
 RETURNS void
@@ -179,51 +210,131 @@ RETURNS text
 LANGUAGE C IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'fraiseql_cache_trigger_argument';
 
+-- Checks who may attach the table to its trigger's domain and writes the
+-- registration as the extension owner (see src/registration.cpp); the
+-- worker registers the domain's all-tenants row at commit.
 CREATE FUNCTION fraiseql_cache._register_table(rel regclass)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_register_table';
+
+-- Marks setup_table_invalidation()'s own DDL (NULL: only reads the mark).
+CREATE FUNCTION fraiseql_cache._setup_ddl(on_off boolean)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_setup_ddl';
+
+-- At commit, the worker re-reads the scope of a domain a table left.
+CREATE FUNCTION fraiseql_cache._note_registration(domain text)
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_note_registration';
+
+-- Raises 42501 unless the caller has the privileges of the domain's owner.
+CREATE FUNCTION fraiseql_cache._check_domain_access(domain text, action text)
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_check_domain_access';
+
+-- Whether a relation may bump a domain: its root table is registered under
+-- it, or the table's owner has the privileges of the domain's owner. Read by
+-- the row trigger once per backend and trigger, and by the DDL hooks.
+CREATE FUNCTION fraiseql_cache._may_bump(rel oid, domain text)
+RETURNS boolean
+LANGUAGE sql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+    SELECT EXISTS (
+        SELECT 1
+          FROM fraiseql_cache.tracked_tables t
+          JOIN pg_catalog.pg_namespace n ON n.nspname = t.table_schema
+          JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.table_name
+         WHERE t.domain = $2
+           AND c.oid = COALESCE(pg_catalog.pg_partition_root($1), $1))
+        OR EXISTS (
+        SELECT 1
+          FROM fraiseql_cache.domains d, pg_catalog.pg_class c
+         WHERE d.domain = $2 AND c.oid = $1
+           AND pg_catalog.pg_has_role(c.relowner, d.owner, 'USAGE'))
+$fn$;
+
+-- A version from the tables (hot standby, pairs beyond shared memory, while
+-- the worker loads), for every role that may read versions; and whether the
+-- table's values are final (a clean stop).
+CREATE FUNCTION fraiseql_cache._table_version(tenant uuid, domain text,
+                                              OUT version bigint, OUT final boolean)
+RETURNS record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT GREATEST(
+             COALESCE(
+               (SELECT dv.version FROM fraiseql_cache.domain_version dv
+                 WHERE dv.domain = $2
+                   AND dv.tenant_id = CASE WHEN EXISTS (
+                         SELECT 1 FROM fraiseql_cache.tracked_tables tt
+                          WHERE tt.domain = $2 AND tt.tenant_column IS NULL)
+                       THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE $1 END),
+               (SELECT ws.floor FROM fraiseql_cache.worker_state ws WHERE ws.id = 1),
+               0),
+             (SELECT df.floor FROM fraiseql_cache.domain_floor df WHERE df.domain = $2)),
+           COALESCE((SELECT ws.clean_shutdown FROM fraiseql_cache.worker_state ws
+                      WHERE ws.id = 1), true)
+$fn$;
+
+-- A table and, when it is partitioned, all its partitions (pg_partition_tree
+-- returns nothing for a plain table).
+CREATE FUNCTION fraiseql_cache._relations_of(rel regclass, OUT relid regclass)
+RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT $1 UNION SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t
+$fn$;
+
+-- Refuses tables whose rows a row trigger would not see, or would see
+-- before another trigger changes them: inheritance children (writes to a
+-- child fire only the child's triggers), and enabled BEFORE ROW INSERT or
+-- UPDATE triggers that fire after ours (BEFORE ROW triggers fire in name
+-- order, and such a trigger could rewrite the tenant). Checks the table and
+-- all its partitions.
+CREATE FUNCTION fraiseql_cache._check_trackable(rel regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
 DECLARE
-    args bytea;
-    dom  text;
-    col  text;
+    r record;
 BEGIN
-    SELECT t.tgargs INTO args
-      FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid = rel AND t.tgname = 'zz_fraiseql_cache_row' AND t.tgparentid = 0
-       AND t.tgfoid = 'fraiseql_cache.track_row()'::pg_catalog.regprocedure;
-    IF args IS NULL THEN
-        RAISE EXCEPTION 'table % has no pg_fraiseql_cache trigger', rel
+    SELECT c.oid::regclass AS parent, i.inhrelid::regclass AS child INTO r
+      FROM fraiseql_cache._relations_of(rel) p
+      JOIN pg_catalog.pg_class c ON c.oid = p.relid
+      JOIN pg_catalog.pg_inherits i ON i.inhparent = c.oid
+      JOIN pg_catalog.pg_class ch ON ch.oid = i.inhrelid
+     WHERE c.relkind = 'r' OR NOT ch.relispartition
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % has inheritance child %', r.parent, r.child
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Writes to an inheritance child fire only the child''s triggers.',
+                  HINT = 'Track each table on its own, or use declarative partitioning (its partitions are tracked with the parent).';
+    END IF;
+    SELECT t.tgname, t.tgrelid::regclass AS tbl INTO r
+      FROM fraiseql_cache._relations_of(rel) p
+      JOIN pg_catalog.pg_trigger t ON t.tgrelid = p.relid
+     WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'
+       AND (t.tgtype & 3) = 3                     -- ROW, BEFORE
+       AND (t.tgtype & (4 | 16)) <> 0             -- INSERT or UPDATE
+       AND t.tgname > 'zz_fraiseql_cache_row' COLLATE "C"
+       AND t.tgfoid <> 'fraiseql_cache.track_row()'::regprocedure
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'trigger "%" on % fires after zz_fraiseql_cache_row and can change the rows it records', r.tgname, r.tbl
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Use fraiseql_cache.setup_table_invalidation().';
+                  HINT = 'BEFORE ROW triggers fire in name order: rename it to sort before "zz_fraiseql_cache_row", or make it an AFTER trigger.';
     END IF;
-    dom := fraiseql_cache._trigger_argument(args, 1);
-    col := NULLIF(fraiseql_cache._trigger_argument(args, 2), '');
-
-    INSERT INTO fraiseql_cache.tracked_tables AS t (table_schema, table_name, domain, tenant_column)
-    SELECT n.nspname, c.relname, dom, col
-      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = rel
-    ON CONFLICT (table_schema, table_name) DO UPDATE
-       SET domain = EXCLUDED.domain, tenant_column = EXCLUDED.tenant_column
-     WHERE (t.domain, t.tenant_column) IS DISTINCT FROM (EXCLUDED.domain, EXCLUDED.tenant_column);
-
-    IF col IS NULL THEN
-        PERFORM fraiseql_cache._register_global(dom);
-    END IF;
-
-    BEGIN
-        INSERT INTO fraiseql_cache.domain_version (tenant_id, domain, version, last_modified)
-        VALUES ('00000000-0000-0000-0000-000000000000', dom,
-                fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', dom), now())
-        ON CONFLICT (tenant_id, domain) DO NOTHING;
-    EXCEPTION WHEN object_not_in_prerequisite_state THEN
-        -- Versions are not served yet (the worker is loading): the row
-        -- comes with the domain's first bump.
-        NULL;
-    END;
 END
 $fn$;
 
@@ -312,6 +423,7 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Run setup_table_invalidation() as the table''s owner.';
     END IF;
+    PERFORM fraiseql_cache._check_trackable(rel);
 
     IF dom IS NULL THEN
         dom := pg_catalog.regexp_replace(rel_name, '^(tv_|tb_)', '');
@@ -352,6 +464,7 @@ BEGIN
          WHERE t.tgrelid = rel AND t.tgenabled = 'A'
            AND t.tgname IN ('zz_fraiseql_cache_row', 'zz_fraiseql_cache_truncate')
            AND pg_catalog.encode(t.tgargs, 'escape') = expected_args) <> 2 THEN
+        PERFORM fraiseql_cache._setup_ddl(true);
         PERFORM fraiseql_cache._drop_triggers(rel);
         -- BEFORE ROW: no after-trigger queue per row. Named to fire after the
         -- table's other BEFORE triggers (alphabetical order), so it sees the
@@ -366,6 +479,7 @@ BEGIN
         -- replica still invalidate.
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_row', rel);
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_truncate', rel);
+        PERFORM fraiseql_cache._setup_ddl(false);
     END IF;
 
     PERFORM fraiseql_cache._register_table(rel);
@@ -405,6 +519,20 @@ BEGIN
     RETURN pg_catalog.format('stopped tracking %s', rel);
 END
 $fn$;
+
+CREATE FUNCTION fraiseql_cache.set_domain_owner(domain text, owner regrole)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_set_domain_owner';
+COMMENT ON FUNCTION fraiseql_cache.set_domain_owner(text, regrole) IS
+    'Hand a cache domain to another role (its owner or a superuser).';
+
+CREATE FUNCTION fraiseql_cache.drop_domain(domain text)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_drop_domain';
+COMMENT ON FUNCTION fraiseql_cache.drop_domain(text) IS
+    'Retire a domain with no tracked tables: bump it once more, drop its rules and owner; its versions are kept so the name never repeats one.';
 
 CREATE FUNCTION fraiseql_cache.stats(
     OUT worker_pid integer,
@@ -526,34 +654,84 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     r record;
+    t record;
+    root regclass;
 BEGIN
     IF NOT fraiseql_cache._serves_this_database() THEN
         RETURN;  -- e.g. pg_restore into another database: nothing to bump
     END IF;
+    -- A table becoming an inheritance child of a tracked table: its rows
+    -- would change without the parent's triggers firing.
+    SELECT i.inhrelid::regclass AS child, i.inhparent::regclass AS parent INTO r
+      FROM pg_catalog.pg_event_trigger_ddl_commands() d
+      JOIN pg_catalog.pg_inherits i ON i.inhrelid = d.objid
+      JOIN pg_catalog.pg_class ch ON ch.oid = i.inhrelid
+      JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = i.inhparent
+                                   AND tg.tgfoid = 'fraiseql_cache.track_row()'::regprocedure
+     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND NOT ch.relispartition
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % cannot inherit from % while it is tracked by pg_fraiseql_cache', r.child, r.parent
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Writes to an inheritance child fire only the child''s triggers.',
+                  HINT = 'Track the child on its own, or use declarative partitioning.';
+    END IF;
+
     FOR r IN
-        SELECT DISTINCT c.oid, n.nspname, c.relname,
+        SELECT DISTINCT c.oid, n.nspname, c.relname, tg.tgparentid = 0 AS is_root, d.command_tag,
                fraiseql_cache._trigger_argument(tg.tgargs, 1) AS domain,
                NULLIF(fraiseql_cache._trigger_argument(tg.tgargs, 2), '') AS tenant_column
           FROM pg_catalog.pg_event_trigger_ddl_commands() d
-          JOIN pg_catalog.pg_class c ON c.oid = d.objid
+          JOIN pg_catalog.pg_class c
+            ON c.oid = CASE WHEN d.classid = 'pg_catalog.pg_trigger'::regclass
+                            THEN (SELECT t2.tgrelid FROM pg_catalog.pg_trigger t2 WHERE t2.oid = d.objid)
+                            ELSE d.objid END
           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = 'zz_fraiseql_cache_row'
-         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.command_tag = 'ALTER TABLE'
-           AND tg.tgparentid = 0
+                                       AND tg.tgfoid = 'fraiseql_cache.track_row()'::regprocedure
+         WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_trigger'::regclass)
     LOOP
+        root := COALESCE(pg_catalog.pg_partition_root(r.oid), r.oid);
+        -- Nothing that would fire after our row trigger, no inheritance.
+        PERFORM fraiseql_cache._check_trackable(root);
+        -- The triggers stay ENABLE ALWAYS: ALTER TABLE ... ENABLE TRIGGER ALL
+        -- (after a bulk load with DISABLE TRIGGER ALL) brings them back as
+        -- ORIGIN, which logical replication apply and session_replication_role
+        -- = replica would skip. A disabled trigger is left as the owner asked,
+        -- loudly; the domain is bumped now and again when it is enabled.
+        FOR t IN
+            SELECT tg.tgrelid::regclass AS tbl, tg.tgname, tg.tgenabled
+              FROM fraiseql_cache._relations_of(root) pt
+              JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = pt.relid
+             WHERE tg.tgfoid = 'fraiseql_cache.track_row()'::regprocedure AND tg.tgenabled <> 'A'
+             ORDER BY tg.tgrelid, tg.tgname
+        LOOP
+            IF t.tgenabled = 'D' THEN
+                RAISE WARNING 'pg_fraiseql_cache trigger "%" on % is disabled: changes to the table bump nothing until it is enabled', t.tgname, t.tbl
+                    USING HINT = pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER ALL (the domain is bumped then, and kept ENABLE ALWAYS)', t.tbl);
+            ELSE
+                EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.tbl, t.tgname);
+            END IF;
+        END LOOP;
         -- A rename (of the table or its schema) keeps the registration.
-        IF NOT EXISTS (SELECT 1 FROM fraiseql_cache.tracked_tables t
-                        WHERE t.table_schema = r.nspname AND t.table_name = r.relname) THEN
-            DELETE FROM fraiseql_cache.tracked_tables t
-             WHERE t.domain = r.domain
+        IF r.is_root AND r.command_tag = 'ALTER TABLE' AND NOT EXISTS (
+               SELECT 1 FROM fraiseql_cache.tracked_tables tt
+                WHERE tt.table_schema = r.nspname AND tt.table_name = r.relname) THEN
+            DELETE FROM fraiseql_cache.tracked_tables tt
+             WHERE tt.domain = r.domain
                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c2
                                  JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
-                                WHERE n2.nspname = t.table_schema AND c2.relname = t.table_name);
+                                WHERE n2.nspname = tt.table_schema AND c2.relname = tt.table_name);
             INSERT INTO fraiseql_cache.tracked_tables (table_schema, table_name, domain, tenant_column)
             VALUES (r.nspname, r.relname, r.domain, r.tenant_column)
             ON CONFLICT DO NOTHING;
         END IF;
-        PERFORM fraiseql_cache.invalidate_domain(r.domain);
+        -- Columns, types, defaults, attached partitions, trigger state: what
+        -- queries return may have changed, for every tenant. Not for the
+        -- creation of a trigger or a table, nor for setup's own DDL.
+        IF r.command_tag = 'ALTER TABLE' AND NOT fraiseql_cache._setup_ddl(NULL) THEN
+            PERFORM fraiseql_cache.invalidate_domain(r.domain);
+        END IF;
     END LOOP;
 END
 $fn$;
@@ -561,7 +739,7 @@ $fn$;
 CREATE EVENT TRIGGER fraiseql_cache_sql_drop ON sql_drop
     EXECUTE FUNCTION fraiseql_cache._on_sql_drop();
 CREATE EVENT TRIGGER fraiseql_cache_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER')
     EXECUTE FUNCTION fraiseql_cache._on_ddl_command_end();
 
 -- Privileges. Reading versions (the functions, the views) is open to every
@@ -569,4 +747,7 @@ CREATE EVENT TRIGGER fraiseql_cache_ddl_command_end ON ddl_command_end
 -- rules are granted explicitly (see the README's "Privileges").
 REVOKE ALL ON FUNCTION fraiseql_cache.invalidate(uuid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fraiseql_cache.invalidate_domain(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION fraiseql_cache._register_global(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraiseql_cache._note_registration(text) FROM PUBLIC;
+-- Reading versions: the views, like the functions, need only USAGE on the schema.
+GRANT SELECT ON fraiseql_cache.v_domain_versions, fraiseql_cache.v_recent_invalidations,
+                fraiseql_cache.v_invalidation_status, fraiseql_cache.domains TO PUBLIC;

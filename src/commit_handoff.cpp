@@ -11,6 +11,8 @@
 //                 the read-your-writes wait (I6), bounded by wait_timeout_ms,
 //                 so other writers never queue behind it (I8)
 //   ABORT         discard (I5)
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pg_fraiseql_cache/guc.hpp"
@@ -19,12 +21,16 @@
 
 extern "C" {
 #include "pgstat.h"
+#include "replication/logicalworker.h"
+#include "storage/proc.h"
 }
 
 namespace fraiseql_cache::pending {
 
 PairSet *pairs = nullptr;
 uint64_t rows_seen = 0;
+bool rules_changed = false;
+bool setup_ddl = false;
 
 namespace {
 
@@ -34,6 +40,10 @@ struct LocalDomain {
     uint64_t counted_in;  // last hand-off whose slot of this domain counts for (all, d)
 };
 std::vector<LocalDomain> *local_domains = nullptr;
+// Name (plus a global marker byte) -> index in local_domains.
+std::unordered_map<std::string, uint32_t> *local_domain_index = nullptr;
+// This transaction counted itself in rules_inflight (see Worker::refresh_rules).
+bool rules_counted = false;
 
 // Longest time a commit waits for room in a full ring before requesting a
 // reset instead.
@@ -66,17 +76,59 @@ void discard() noexcept {
 
 void fill_slot(RingSlot &slot, const PairKey &key, TimestampTz now,
                uint64_t xact) {
-    LocalDomain &d = (*local_domains)[key.domain_id & ~(kWholeDomain | kManual)];
-    bool counts_for_all = d.counted_in != xact;
-    d.counted_in = xact;
+    LocalDomain &d = (*local_domains)[key.domain_id & ~kIdFlags];
+    bool registration = (key.domain_id & kRegister) != 0;
+    bool counts_for_all = !registration && d.counted_in != xact;
+    if (!registration)
+        d.counted_in = xact;
     slot.committed_at = now;
     slot.database = MyDatabaseId;
     slot.flags = (d.global ? kSlotGlobal : 0u) |
                  ((key.domain_id & kWholeDomain) ? kSlotWholeDomain : 0u) |
                  ((key.domain_id & kManual) ? kSlotManual : 0u) |
+                 (registration ? kSlotRegister : 0u) |
                  (counts_for_all ? kSlotCountsForAll : 0u);
     slot.tenant = key.tenant;
     slot.domain = d.name;
+}
+
+// A transaction with more pairs than a quarter of the ring (say a 100,000-
+// tenant UPDATE) would wait for the worker to drain the ring several times
+// over, and crowd out every other commit meanwhile. At PRE_COMMIT (where an
+// error still aborts cleanly) it becomes one whole-domain bump per domain:
+// every tenant of those domains moves, seen or not (their domain floor
+// rises), which is conservative and never wrong. Registrations stay as they are.
+void collapse_if_large() {
+    const uint64_t limit = std::max<uint64_t>(shared.ring.capacity() / 4, 64);
+    if (pairs == nullptr || pairs->size() <= limit)
+        return;
+    std::vector<PairKey> kept;
+    std::vector<bool> seen(local_domains->size(), false);
+    pairs->for_each([&](const PairKey &key, uint32_t) {
+        uint32_t local = key.domain_id & ~kIdFlags;
+        if (key.domain_id & kRegister) {
+            kept.push_back(key);
+        } else if (!seen[local]) {
+            seen[local] = true;
+            kept.push_back(PairKey{local | kWholeDomain, TenantId::all()});
+        }
+    });
+    pairs->clear();
+    for (const PairKey &k : kept)
+        pairs->add(k.domain_id, k.tenant);
+    count(&Counters::collapsed_xacts);
+}
+
+// Whether the worker is waiting for a heavyweight lock (a session holding
+// one of its tables, say): it is stalled, not busy, and a commit should not
+// wait out its whole timeout for it. Reads the worker's PGPROC wait event
+// the way pg_stat_activity does: a racy read of one aligned word.
+bool worker_waits_on_lock() {
+    int procno = atomics::load_acquire(&shared.state->worker_procno);
+    if (procno < 0 || atomics::load_acquire(&shared.state->worker_pid) == 0)
+        return false;
+    uint32 event = *static_cast<volatile uint32 *>(&ProcGlobal->allProcs[procno].wait_event_info);
+    return (event & 0xFF000000U) == PG_WAIT_LOCK;
 }
 
 // Runs in the COMMIT callback: nothing here may raise an error or wait
@@ -144,7 +196,11 @@ void hand_off() noexcept {
     count(&Counters::xacts_handed_off);
     wake_worker();
 
-    wait_target.pending = settings.wait_for_bump && settings.wait_timeout_ms > 0 && worker_expected();
+    // Logical replication apply and table sync never wait: a subscriber
+    // applies in commit order, and waiting per transaction would only make
+    // it fall behind.
+    wait_target.pending = settings.wait_for_bump && settings.wait_timeout_ms > 0 &&
+                          worker_expected() && !IsLogicalWorker();
     wait_target.position = last_position;
     wait_target.overflow_ticket = ticket;
     discard();
@@ -163,15 +219,44 @@ void wait_for_publication() {
     wait_target.pending = false;
     if (published(t))
         return;
-    sleep_until_published(settings.wait_timeout_ms,
-                          [&] { return published(t) || !worker_expected(); });
-    if (!published(t))
-        count(&Counters::wait_timeouts);
+    bool stalled = false;
+    sleep_until_published(settings.wait_timeout_ms, [&] {
+        if (published(t) || !worker_expected())
+            return true;
+        return stalled = worker_waits_on_lock();
+    });
+    if (published(t))
+        return;
+    count(stalled ? &Counters::stalled_waits : &Counters::wait_timeouts);
+}
+
+void end_rules_change() {
+    if (rules_counted) {
+        atomics::fetch_add(&shared.state->rules_generation, uint64_t(1));
+        atomics::fetch_add(&shared.state->rules_inflight, uint32_t(-1));
+        rules_counted = false;
+    }
+    rules_changed = false;
+    setup_ddl = false;
 }
 
 void on_xact_event(XactEvent event, void *) {
     switch (event) {
+        case XACT_EVENT_PRE_COMMIT:
+            collapse_if_large();
+            if (rules_changed && shared_ready()) {
+                atomics::fetch_add(&shared.state->rules_inflight, uint32_t(1));
+                atomics::fetch_add(&shared.state->rules_generation, uint64_t(1));
+                rules_counted = true;
+            }
+            break;
         case XACT_EVENT_PRE_PREPARE:
+            if (rules_changed)
+                ereport(ERROR,
+                        (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                         errmsg("cannot PREPARE a transaction that changed "
+                                "fraiseql_cache.cascade_rules"),
+                         errhint("Change cascade rules outside two-phase commit.")));
             if (any())
                 ereport(ERROR,
                         (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -183,11 +268,13 @@ void on_xact_event(XactEvent event, void *) {
             break;
         case XACT_EVENT_COMMIT:
             hand_off();
+            end_rules_change();
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PREPARE:
         case XACT_EVENT_PARALLEL_ABORT:
             discard();
+            end_rules_change();
             wait_target.pending = false;
             break;
         default:
@@ -205,19 +292,23 @@ void on_resource_release(ResourceReleasePhase phase, bool is_commit, bool is_top
 
 uint32_t intern_domain(const char *name, std::size_t len, bool global) noexcept {
     try {
-        if (local_domains == nullptr)
+        if (local_domains == nullptr) {
             local_domains = new std::vector<LocalDomain>();
-        for (std::size_t i = 0; i < local_domains->size(); i++) {
-            LocalDomain &d = (*local_domains)[i];
-            if (d.name.equals(name, len) && d.global == global)
-                return uint32_t(i);
+            local_domain_index = new std::unordered_map<std::string, uint32_t>();
         }
+        std::string key(name, len);
+        key.push_back(global ? '\1' : '\0');
+        auto found = local_domain_index->find(key);
+        if (found != local_domain_index->end())
+            return found->second;
         LocalDomain d{};
         if (!DomainName::from(name, len, &d.name))
             return kNoDomain;
         d.global = global;
         local_domains->push_back(d);
-        return uint32_t(local_domains->size() - 1);
+        uint32_t id = uint32_t(local_domains->size() - 1);
+        local_domain_index->emplace(std::move(key), id);
+        return id;
     } catch (...) {
         return kNoDomain;
     }

@@ -54,9 +54,38 @@ bool check_database(char **newval, void **, GucSource) {
     return true;
 }
 
+// The parameters whose values come from postgresql.conf as placeholders
+// before define_settings() runs, with the raw text seen there.
+const char *const kCheckedAtStart[] = {
+    "fraiseql_cache.database",        "fraiseql_cache.max_entries",
+    "fraiseql_cache.ring_size",       "fraiseql_cache.notify_channel",
+    "fraiseql_cache.notify_format",   "fraiseql_cache.notify",
+    "fraiseql_cache.wait_for_bump",   "fraiseql_cache.wait_timeout_ms",
+    "fraiseql_cache.enabled",         "fraiseql_cache.heartbeat_ms",
+    "fraiseql_cache.raise_margin_ms", "fraiseql_cache.max_domains",
+    "fraiseql_cache.max_domains_per_role",
+};
+constexpr int kChecked = int(sizeof kCheckedAtStart / sizeof kCheckedAtStart[0]);
+char *raw_values[kChecked];
+
 }  // namespace
 
+void check_startup_settings() {
+    for (int i = 0; i < kChecked; i++) {
+        if (raw_values[i] == nullptr)
+            continue;
+        // Validation only (changeVal = false): raises the parameter's own
+        // error, which in the postmaster stops the start.
+        (void)set_config_option(kCheckedAtStart[i], raw_values[i], PGC_POSTMASTER, PGC_S_FILE,
+                                GUC_ACTION_SET, false, ERROR, false);
+    }
+}
+
 void define_settings() {
+    for (int i = 0; i < kChecked; i++) {
+        const char *raw = GetConfigOption(kCheckedAtStart[i], true, false);
+        raw_values[i] = raw != nullptr ? MemoryContextStrdup(TopMemoryContext, raw) : nullptr;
+    }
     DefineCustomStringVariable(
         "fraiseql_cache.database", "Database whose tracked tables the worker serves.", nullptr,
         &settings.database, "postgres", PGC_POSTMASTER, 0, check_database, nullptr, nullptr);
@@ -97,6 +126,24 @@ void define_settings() {
                             "Interval of the worker's heartbeat notification (0 = off).", nullptr,
                             &settings.heartbeat_ms, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
                             nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "fraiseql_cache.raise_margin_ms",
+        "Margin above the clock that a raise lifts versions to (the largest clock skew between "
+        "servers that can be primary).",
+        "After an unclean stop, a promotion or a restore, every version becomes at least the "
+        "current time in microseconds plus this margin.",
+        &settings.raise_margin_ms, 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+        nullptr, nullptr);
+    DefineCustomIntVariable("fraiseql_cache.max_domains",
+                            "Number of distinct domains kept in shared memory.",
+                            "Domains beyond it are answered from fraiseql_cache.domain_version.",
+                            &settings.max_domains, 4096, 64, 1024 * 1024, PGC_POSTMASTER, 0,
+                            nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "fraiseql_cache.max_domains_per_role",
+        "Number of domains one role other than a superuser may own.", nullptr,
+        &settings.max_domains_per_role, 256, 0, 1024 * 1024, PGC_SIGHUP, 0, nullptr, nullptr,
+        nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("fraiseql_cache");
 #else

@@ -2,6 +2,7 @@
 // current transaction like a trigger's and applied at its commit (nothing on
 // rollback). They are recorded even with fraiseql_cache.enabled = off: that
 // is how a maintenance window ends.
+#include "pg_fraiseql_cache/catalog.hpp"
 #include "pg_fraiseql_cache/pending.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 
@@ -31,6 +32,9 @@ uint32_t manual_domain(FunctionCallInfo fcinfo, int arg) {
         ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                         errmsg("cannot bump cache versions during recovery"),
                         errhint("Run it on the primary.")));
+    // Only roles with the privileges of the domain's owner bump it by hand.
+    char *name = text_to_cstring(domain);
+    catalog::require_domain_access(name, "bump");
     uint32_t id = pending::intern_domain(VARDATA_ANY(domain), len, false);
     if (id == pending::kNoDomain || !pending::ensure_ready())
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -65,27 +69,6 @@ Datum fraiseql_cache_invalidate(PG_FUNCTION_ARGS) {
 Datum fraiseql_cache_invalidate_domain(PG_FUNCTION_ARGS) {
     require_served_database();
     record_or_fail(manual_domain(fcinfo, 0) | pending::kWholeDomain, TenantId::all());
-    PG_RETURN_VOID();
-}
-
-}  // extern "C"
-
-extern "C" {
-
-PG_FUNCTION_INFO_V1(fraiseql_cache_register_global);
-
-// setup_table_invalidation() of a global domain: at commit the worker learns
-// that the domain has one version for all tenants (and bumps it once), so
-// current_version() answers every tenant with that version from then on,
-// not only after the table's first change.
-Datum fraiseql_cache_register_global(PG_FUNCTION_ARGS) {
-    require_served_database();
-    text *domain = PG_GETARG_TEXT_PP(0);
-    int len = VARSIZE_ANY_EXHDR(domain);
-    uint32_t id = pending::intern_domain(VARDATA_ANY(domain), len, true);
-    if (id == pending::kNoDomain || !pending::ensure_ready())
-        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-    record_or_fail(id | pending::kManual, TenantId::all());
     PG_RETURN_VOID();
 }
 

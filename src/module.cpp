@@ -38,6 +38,8 @@ void _PG_init(void) {
     fraiseql_cache::define_settings();
     if (!process_shared_preload_libraries_in_progress)
         return;
+    fraiseql_cache::check_startup_settings();
     fraiseql_cache::install_shmem_hooks();
+    fraiseql_cache::install_ddl_hooks();
     fraiseql_cache::register_worker();
 }

@@ -30,7 +30,10 @@ void append_object(StringInfo buf, const Announcement &a) {
     char *tenant = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&u)));
     appendStringInfo(buf, "{\"tenant_id\": \"%s\", \"domain\": ", tenant);
     escape_json(buf, a.domain.bytes);
-    appendStringInfo(buf, ", \"version\": %llu}", (unsigned long long)a.version);
+    appendStringInfo(buf, ", \"version\": %llu", (unsigned long long)a.version);
+    if (a.domain_floor != 0)
+        appendStringInfo(buf, ", \"domain_floor\": %llu", (unsigned long long)a.domain_floor);
+    appendStringInfoChar(buf, '}');
 }
 
 double queue_usage() {

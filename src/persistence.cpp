@@ -128,6 +128,13 @@ uint32_t versions_relation() {
     });
 }
 
+uint32_t rules_relation() {
+    return pg_call([&] {
+        Oid nsp = get_namespace_oid("fraiseql_cache", true);
+        return uint32_t(nsp == InvalidOid ? InvalidOid : get_relname_relid("cascade_rules", nsp));
+    });
+}
+
 uint32_t extension_oid() {
     return pg_call([&] { return uint32_t(get_extension_oid("pg_fraiseql_cache", true)); });
 }
@@ -137,8 +144,9 @@ WorkerStateRow read_state() {
         const char *sql =
             "SELECT floor, clean_shutdown FROM fraiseql_cache.worker_state WHERE id = 1";
         check(SPI_execute(sql, false, 0), SPI_OK_SELECT, sql);
-        WorkerStateRow row{0, true};
+        WorkerStateRow row{0, true, false};
         if (SPI_processed == 1) {
+            row.exists = true;
             bool isnull = false;
             row.floor = uint64_t(DatumGetInt64(
                 SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
@@ -162,13 +170,16 @@ void write_state(uint64_t floor, bool clean_shutdown) {
     });
 }
 
-void raise_all(uint64_t amount) {
+void raise_all(uint64_t amount, uint64_t at_least) {
     pg_call([&] {
+        Oid types[2] = {INT8OID, INT8OID};
+        Datum values[2] = {Int64GetDatum(int64_t(amount)), Int64GetDatum(int64_t(at_least))};
         const char *sql = "UPDATE fraiseql_cache.domain_version "
-                          "SET version = version + $1, last_modified = now()";
-        Oid types[1] = {INT8OID};
-        Datum values[1] = {Int64GetDatum(int64_t(amount))};
-        check(SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0), SPI_OK_UPDATE,
+                          "SET version = GREATEST(version + $1, $2), last_modified = now()";
+        check(SPI_execute_with_args(sql, 2, types, values, nullptr, false, 0), SPI_OK_UPDATE,
+              sql);
+        sql = "UPDATE fraiseql_cache.domain_floor SET floor = GREATEST(floor + $1, $2)";
+        check(SPI_execute_with_args(sql, 2, types, values, nullptr, false, 0), SPI_OK_UPDATE,
               sql);
     });
 }
@@ -259,6 +270,63 @@ void row_arrays(const std::vector<VersionRow> &rows, Datum *values) {
     });
 }
 }  // namespace
+
+std::vector<VersionRow> read_domain_floors() {
+    return query_rows("SELECT NULL::uuid, domain, floor FROM fraiseql_cache.domain_floor", 0,
+                      nullptr, nullptr, SPI_OK_SELECT);
+}
+
+void raise_domain_floors(const std::vector<VersionRow> &rows) {
+    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+    Datum values[3];
+    row_arrays(rows, values);
+    pg_call([&] {
+        const char *sql = "INSERT INTO fraiseql_cache.domain_floor AS f (domain, floor) "
+                          "SELECT d, v FROM unnest($2, $3) AS u(d, v) "
+                          "ON CONFLICT (domain) DO UPDATE "
+                          "SET floor = GREATEST(f.floor, EXCLUDED.floor)";
+        check(SPI_execute_with_args(sql, 3, types, values, nullptr, false, 0), SPI_OK_INSERT,
+              sql);
+    });
+}
+
+std::vector<DomainScope> read_scopes(const std::vector<DomainName> &domains) {
+    std::vector<VersionRow> as_rows(domains.size());
+    for (std::size_t i = 0; i < domains.size(); i++)
+        as_rows[i].domain = domains[i];
+    Oid types[1] = {TEXTARRAYOID};
+    Datum values[1];
+    pg_call([&] { values[0] = text_array(as_rows.data(), as_rows.size()); });
+    const char *sql =
+        "SELECT d, "
+        "  EXISTS (SELECT 1 FROM fraiseql_cache.tracked_tables t WHERE t.domain = d), "
+        "  EXISTS (SELECT 1 FROM fraiseql_cache.tracked_tables t "
+        "           WHERE t.domain = d AND t.tenant_column IS NULL), "
+        "  EXISTS (SELECT 1 FROM fraiseql_cache.domain_version v "
+        "           WHERE v.domain = d AND v.tenant_id = '00000000-0000-0000-0000-000000000000'), "
+        "  GREATEST((SELECT max(v.version) FROM fraiseql_cache.domain_version v WHERE v.domain = d), "
+        "           (SELECT f.floor FROM fraiseql_cache.domain_floor f WHERE f.domain = d), 0) "
+        "FROM (SELECT DISTINCT d FROM unnest($1) AS u(d)) s";
+    uint64_t n = pg_call([&] {
+        check(SPI_execute_with_args(sql, 1, types, values, nullptr, true, 0), SPI_OK_SELECT, sql);
+        return uint64_t(SPI_processed);
+    });
+    std::vector<DomainScope> out(n);
+    pg_call([&] {
+        for (uint64_t i = 0; i < n; i++) {
+            HeapTuple tuple = SPI_tuptable->vals[i];
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            bool isnull = false;
+            text *d = DatumGetTextPP(SPI_getbinval(tuple, desc, 1, &isnull));
+            DomainName::from(VARDATA_ANY(d), VARSIZE_ANY_EXHDR(d), &out[i].domain);
+            out[i].tracked = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
+            out[i].global = DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
+            out[i].has_all_row = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+            out[i].highest = uint64_t(DatumGetInt64(SPI_getbinval(tuple, desc, 5, &isnull)));
+        }
+    });
+    return out;
+}
 
 void insert_missing(const std::vector<VersionRow> &rows) {
     Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};

@@ -11,11 +11,13 @@
 // column makes the domain global. Cached per trigger OID: a partition has its
 // own clone of the trigger (and maybe its own attribute number for the same
 // column name); a relcache invalidation of the relation drops its entries.
+#include "pg_fraiseql_cache/catalog.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/pending.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
+#include "catalog/pg_trigger.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -89,6 +91,42 @@ TriggerTarget *build_target(TriggerData *td) {
                             errhint("Run fraiseql_cache.setup_table_invalidation() for the table "
                                     "again.")));
     }
+    // A BEFORE ROW trigger that fires after ours could still change the
+    // row, its tenant among others: we would record a tenant the row does
+    // not end with. DDL refuses such triggers on tracked tables; this
+    // catches one that got there another way.
+    if (rel->trigdesc != nullptr) {
+        bool after_ours = false;
+        for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
+            const Trigger &other = rel->trigdesc->triggers[i];
+            if (other.tgoid == trigger->tgoid) {
+                after_ours = true;
+                continue;
+            }
+            if (after_ours && !other.tgisinternal && other.tgenabled != TRIGGER_DISABLED &&
+                TRIGGER_FOR_ROW(other.tgtype) && TRIGGER_FOR_BEFORE(other.tgtype) &&
+                (TRIGGER_FOR_INSERT(other.tgtype) || TRIGGER_FOR_UPDATE(other.tgtype)))
+                ereport(ERROR,
+                        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                         errmsg("trigger \"%s\" on \"%s\" fires after \"%s\" and can change "
+                                "the row it records",
+                                other.tgname, RelationGetRelationName(rel), trigger->tgname),
+                         errhint("BEFORE ROW triggers fire in name order: rename it to sort "
+                                 "before \"%s\", or make it an AFTER trigger.",
+                                 trigger->tgname)));
+        }
+    }
+    DomainName domain_name;
+    if (!DomainName::from(domain, domain_len, &domain_name) ||
+        !catalog::may_bump(RelationGetRelid(rel), domain_name))
+        ereport(ERROR,
+                (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                 errmsg("table \"%s\" may not bump cache domain \"%s\"",
+                        RelationGetRelationName(rel), domain),
+                 errdetail("The table is not registered under the domain, and its owner does "
+                           "not have the privileges of the domain's owner."),
+                 errhint("Run fraiseql_cache.setup_table_invalidation() for the table as a "
+                         "role allowed to use the domain.")));
     uint32_t local_domain =
         pending::intern_domain(domain, domain_len, attnum == InvalidAttrNumber);
     if (local_domain == pending::kNoDomain || !pending::ensure_ready())

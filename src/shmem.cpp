@@ -32,7 +32,7 @@ constexpr std::size_t align_up(std::size_t n) { return (n + 63) & ~std::size_t(6
 
 std::size_t segment_size() {
     return align_up(sizeof(SharedState)) + align_up(Ring::bytes_needed(settings.ring_size)) +
-           align_up(DomainDict::bytes_needed(kMaxDomains)) +
+           align_up(DomainDict::bytes_needed(uint64_t(settings.max_domains))) +
            align_up(VersionTable::bytes_needed(settings.max_entries)) +
            align_up(RecentRing::bytes_needed(kRecentBumps));
 }
@@ -54,14 +54,14 @@ void startup_shmem() {
     char *base = static_cast<char *>(ShmemInitStruct("fraiseql_cache", segment_size(), &found));
     char *ring_memory = base + align_up(sizeof(SharedState));
     char *dict_memory = ring_memory + align_up(Ring::bytes_needed(settings.ring_size));
-    char *table_memory = dict_memory + align_up(DomainDict::bytes_needed(kMaxDomains));
+    char *table_memory = dict_memory + align_up(DomainDict::bytes_needed(uint64_t(settings.max_domains)));
     char *recent_memory = table_memory + align_up(VersionTable::bytes_needed(settings.max_entries));
     shared.state = reinterpret_cast<SharedState *>(base);
     if (!found) {
         memset(static_cast<void *>(shared.state), 0, sizeof(SharedState));
         ConditionVariableInit(&shared.state->publish_cv);
         shared.ring = Ring::create(ring_memory, settings.ring_size);
-        shared.domains = DomainDict::create(dict_memory, kMaxDomains);
+        shared.domains = DomainDict::create(dict_memory, uint64_t(settings.max_domains));
         shared.versions = VersionTable::create(table_memory, settings.max_entries);
         shared.recent = RecentRing::create(recent_memory, kRecentBumps);
     } else {

@@ -27,21 +27,11 @@ uint64_t version_from_table(const TenantId &tenant, const char *domain, std::siz
     count(&Counters::table_reads);
     bool final = true;
     uint64_t v = pg_call([&] {
-        // Runs with the caller's search_path: every name and operator is
-        // schema-qualified, so nothing on that path can stand in for them.
+        // _table_version() runs as the extension owner with a fixed
+        // search_path, so every role that may read versions gets an answer;
+        // the call itself names its schema and takes exactly these types.
         static const char *sql =
-            "SELECT coalesce("
-            "  (SELECT dv.version FROM fraiseql_cache.domain_version dv"
-            "    WHERE dv.domain OPERATOR(pg_catalog.=) $2"
-            "      AND dv.tenant_id OPERATOR(pg_catalog.=) CASE WHEN EXISTS ("
-            "      SELECT 1 FROM fraiseql_cache.tracked_tables tt"
-            "       WHERE tt.domain OPERATOR(pg_catalog.=) $2 AND tt.tenant_column IS NULL)"
-            "      THEN '00000000-0000-0000-0000-000000000000'::pg_catalog.uuid ELSE $1 END),"
-            "  (SELECT ws.floor FROM fraiseql_cache.worker_state ws"
-            "    WHERE ws.id OPERATOR(pg_catalog.=) 1),"
-            "  0),"
-            " coalesce((SELECT ws.clean_shutdown FROM fraiseql_cache.worker_state ws"
-            "    WHERE ws.id OPERATOR(pg_catalog.=) 1), true)";
+            "SELECT version, final FROM fraiseql_cache._table_version($1, $2)";
         pg_uuid_t u;
         memcpy(u.data, tenant.bytes, UUID_LEN);
         Oid types[2] = {UUIDOID, TEXTOID};
@@ -115,12 +105,16 @@ uint64_t read_version(const TenantId &requested, const char *domain, std::size_t
         return atomics::load_acquire(&st->floor);
     }
     TenantId tenant = (shared.domains.flags(id) & kDomainGlobal) ? TenantId::all() : requested;
+    // Read before the pair: both only rise, and the worker publishes a
+    // batch's pair versions before its domain floors.
+    uint64_t domain_floor = shared.domains.floor(id);
     uint64_t version = 0;
     if (shared.versions.lookup(uint32_t(id), tenant, &version))
-        return version;
+        return version > domain_floor ? version : domain_floor;
     if (atomics::load_acquire(&st->spilled))
         return version_from_table(requested, domain, len);
-    return atomics::load_acquire(&st->floor);
+    uint64_t floor = atomics::load_acquire(&st->floor);
+    return floor > domain_floor ? floor : domain_floor;
 }
 
 TenantId tenant_arg(FunctionCallInfo fcinfo, int n) {
@@ -166,6 +160,11 @@ Datum fraiseql_cache_current_versions(PG_FUNCTION_ARGS) {
             throw SqlError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "domains must not be NULL",
                            "Pass an array of domain names such as ARRAY['contract'].");
         ArrayType *array = PG_GETARG_ARRAYTYPE_P(1);
+        if (ARR_NDIM(array) > 1)
+            throw SqlError(ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+                           "domains must be a one-dimensional array",
+                           "Pass ARRAY['contract', 'item']; the result has one version per "
+                           "element, in the same order.");
         Datum *items = nullptr;
         bool *nulls = nullptr;
         int n = 0;

@@ -42,6 +42,7 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -61,6 +62,8 @@ void on_relcache_invalidation(Datum, Oid relid) {
         extension_may_have_changed = true;
 }
 
+// Idle this long after a batch: flush it (see Worker::run).
+constexpr long kIdleFlushMs = 5;
 // How many batches publication may run ahead of the flushed WAL.
 constexpr uint64_t kBatchesAhead = 1;
 // Largest number of ring slots taken into one worker transaction.
@@ -70,6 +73,19 @@ constexpr uint64_t kMaxBatchSlots = 16384;
 constexpr uint64_t kMaxStep = kMaxBatchSlots + 1;
 // Past anything published but perhaps not durable before a crash.
 constexpr uint64_t kCrashRaise = kBatchesAhead * kMaxStep + 1;
+
+// The clock every raise lifts versions to at least: microseconds since
+// 2000-01-01 plus fraiseql_cache.raise_margin_ms. Versions grow by one per
+// committed transaction per pair, far slower than one per microsecond, so a
+// version handed out at time t stays below the clock reading at t (plus the
+// margin of the raise that started its run). A raise at a later time on any
+// server whose clock is within the margin is therefore above every version
+// ever handed out, however far behind that server's tables are: a promoted
+// standby, a restored backup, an extension dropped and created again.
+// Below 2^53 until the year 2285, so JavaScript numbers stay exact.
+uint64_t clock_version() {
+    return uint64_t(GetCurrentTimestamp()) + uint64_t(settings.raise_margin_ms) * 1000;
+}
 // Writes a log line; a failure to (out of memory) is dropped rather than
 // raised: the spill warning comes between a batch's commit and its
 // publication, where an error would make the restarted worker count the
@@ -99,7 +115,9 @@ class Worker {
     uint64_t current_version(uint32_t id, const TenantId &tenant) const;
     void publish(const std::vector<persistence::VersionRow> &rows);
     void finish_batch(uint64_t end, uint64_t overflow_seen);
-    void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only);
+    void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only,
+                         uint64_t rules_generation, uint32_t rules_inflight);
+    void refresh_rules(uint64_t rules_generation, uint32_t rules_inflight);
     void remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
                   int64_t oldest_handoff);
 
@@ -112,8 +130,13 @@ class Worker {
     TimestampTz last_heartbeat_ = 0;
     TimestampTz last_spill_warning_ = 0;
     uint64_t refused_since_warning_ = 0;
+    uint64_t spilled_for_domains_ = 0;
     std::vector<DomainName> spilled_names_;
     bool marked_unclean_ = false;
+    // cascade_rules as of rules_generation_ (see refresh_rules()).
+    CascadeGraph rules_;
+    bool rules_cached_ = false;
+    uint64_t rules_generation_ = 0;
 };
 
 void Worker::run() {
@@ -125,6 +148,20 @@ void Worker::run() {
         }
         bool more = step();
         long sleep_ms = heartbeat();
+        if (!more && previous_batch_end_ != InvalidXLogRecPtr) {
+            // Going idle with the last batch committed asynchronously: flush it
+            // after a short pause (unless work arrives), so a hot standby's
+            // versions trail its data by about one batch, not by
+            // wal_writer_delay.
+            int rc = pg_call([&] {
+                return WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                                 kIdleFlushMs, PG_WAIT_EXTENSION);
+            });
+            if (rc & WL_LATCH_SET)
+                continue;
+            flush_previous_batch();
+            previous_batch_end_ = InvalidXLogRecPtr;
+        }
         if (!more)
             pg_call([&] {
                 (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms,
@@ -137,12 +174,19 @@ void Worker::run() {
     // postmaster signals backends and the worker together, and a backend
     // in the middle of COMMIT still pushes to the ring: keep draining until
     // the other backends of the database are gone (bounded).
+    // Only a worker that is the last process of its database records a clean
+    // stop: one terminated alone (pg_terminate_backend) is restarted while
+    // backends keep committing into the ring, and a crash in that window must
+    // still raise.
     TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 3000);
+    bool alone = false;
     for (;;) {
         while (step()) {
         }
         int others = pg_call([] { return CountDBBackends(MyDatabaseId); }) - 1;
-        if (others <= 0 || GetCurrentTimestamp() >= give_up)
+        if (others <= 0)
+            alone = true;
+        if (alone || GetCurrentTimestamp() >= give_up)
             break;
         pg_call([] {
             (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10L,
@@ -152,7 +196,7 @@ void Worker::run() {
     }
     while (step()) {
     }
-    if (atomics::load_acquire(&state_->loaded)) {
+    if (alone && atomics::load_acquire(&state_->loaded)) {
         persistence::begin("fraiseql_cache: clean shutdown");
         if (persistence::extension_oid() == atomics::load_acquire(&state_->loaded_extension))
             persistence::write_state(atomics::load_acquire(&state_->floor), true);
@@ -224,33 +268,53 @@ const DomainName &Worker::domain_name(uint32_t id) const {
 
 uint64_t Worker::current_version(uint32_t id, const TenantId &tenant) const {
     uint64_t v = 0;
+    uint64_t domain_floor = (id & kSpillDomain) ? 0 : shared.domains.floor(int32_t(id));
     if (!(id & kSpillDomain) && shared.versions.lookup(id, tenant, &v))
-        return v;
-    return atomics::load_acquire(&state_->floor);
+        return std::max(v, domain_floor);
+    return std::max(atomics::load_acquire(&state_->floor), domain_floor);
 }
 
 void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
-    uint64_t refused = 0;
+    uint64_t no_domain = 0, no_entry = 0;
     for (const persistence::VersionRow &r : rows) {
         int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
-        if (id == DomainDict::kNotFound ||
-            !shared.versions.store(uint32_t(id), r.tenant, r.version, r.last_modified))
-            refused++;
+        if (id == DomainDict::kNotFound)
+            no_domain++;
+        else if (!shared.versions.store(uint32_t(id), r.tenant, r.version, r.last_modified))
+            no_entry++;
     }
-    if (refused > 0) {
-        // Readers that miss in shared memory now consult domain_version.
-        atomics::store_release(&state_->spilled, 1u);
-        count(&Counters::spilled_pairs, refused);
-        // Once a minute at most: in steady state every batch may spill.
-        TimestampTz now = GetCurrentTimestamp();
-        refused_since_warning_ += refused;
-        if (last_spill_warning_ != 0 &&
-            !TimestampDifferenceExceeds(last_spill_warning_, now, 60 * 1000))
-            return;
-        refused = refused_since_warning_;
-        refused_since_warning_ = 0;
-        last_spill_warning_ = now;
-        log_quietly([&] {
+    uint64_t refused = no_domain + no_entry;
+    if (refused == 0)
+        return;
+    // Readers that miss in shared memory now consult domain_version.
+    atomics::store_release(&state_->spilled, 1u);
+    count(&Counters::spilled_pairs, refused);
+    // Once a minute at most: in steady state every batch may spill.
+    TimestampTz now = GetCurrentTimestamp();
+    refused_since_warning_ += refused;
+    spilled_for_domains_ += no_domain;
+    if (last_spill_warning_ != 0 &&
+        !TimestampDifferenceExceeds(last_spill_warning_, now, 60 * 1000))
+        return;
+    refused = refused_since_warning_;
+    uint64_t for_domains = spilled_for_domains_;
+    refused_since_warning_ = 0;
+    spilled_for_domains_ = 0;
+    last_spill_warning_ = now;
+    log_quietly([&] {
+        if (for_domains > 0)
+            ereport(WARNING,
+                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                     errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
+                            (unsigned long long)refused),
+                     errdetail("%llu of them belong to domains beyond the %d that shared memory "
+                               "names; they are answered from fraiseql_cache.domain_version, "
+                               "more slowly.",
+                               (unsigned long long)for_domains, settings.max_domains),
+                     errhint("Retire unused domains with fraiseql_cache.drop_domain(), or raise "
+                             "fraiseql_cache.max_domains (now %d) and restart the server.",
+                             settings.max_domains)));
+        else
             ereport(WARNING,
                     (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
                      errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
@@ -258,8 +322,7 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
                      errdetail("They are answered from fraiseql_cache.domain_version, more slowly."),
                      errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
                              settings.max_entries)));
-        });
-    }
+    });
 }
 
 void Worker::finish_batch(uint64_t end, uint64_t overflow_seen) {
@@ -314,13 +377,24 @@ bool Worker::load() {
         return false;
     }
     persistence::WorkerStateRow st = persistence::read_state();
-    if (!st.clean_shutdown) {
-        persistence::raise_all(kCrashRaise);
-        st.floor += kCrashRaise;
+    const uint64_t clock = clock_version();
+    if (!st.exists) {
+        // A new extension in this database. An earlier one may have been
+        // dropped (before a restart, so shared memory cannot tell) while
+        // caches still hold its versions: start above all of them.
+        st.floor = std::max(st.floor, clock);
+        persistence::raise_all(0, clock);
+    } else if (!st.clean_shutdown) {
+        // Unclean stop, promotion of a standby, restored backup or copy:
+        // every version and floor goes past anything any earlier primary
+        // can have published, without knowing how far behind these tables are.
+        persistence::raise_all(kCrashRaise, clock);
+        st.floor = std::max(st.floor + kCrashRaise, clock);
         count(&Counters::resets);
         log_quietly([&] {
             ereport(LOG, (errmsg("pg_fraiseql_cache: unclean stop detected, every version "
-                                 "raised by %llu", (unsigned long long)kCrashRaise)));
+                                 "raised to at least %llu",
+                                 (unsigned long long)st.floor)));
         });
     }
     // Shared memory still holding versions means the extension was dropped
@@ -347,6 +421,7 @@ bool Worker::load() {
     persistence::write_state(st.floor, false);
     std::vector<persistence::VersionRow> rows = persistence::read_versions();
     std::vector<DomainName> globals = persistence::read_global_domains();
+    std::vector<persistence::VersionRow> floors = persistence::read_domain_floors();
     persistence::commit();
     atomics::store_release(&state_->loaded_extension, extension);
     extension_may_have_changed = true;  // look it up again with the next batch
@@ -363,7 +438,16 @@ bool Worker::load() {
         if (!(id & kSpillDomain))
             shared.domains.set_flags(int32_t(id), kDomainGlobal);
     }
+    for (const persistence::VersionRow &f : floors) {
+        uint32_t id = domain_id(f.domain);
+        if (!(id & kSpillDomain))
+            shared.domains.raise_floor(int32_t(id), f.version);
+    }
+    rules_cached_ = false;
     publish(rows);
+    // What spilled while loading was reported; the first spill while serving
+    // is reported at once.
+    last_spill_warning_ = 0;
     atomics::store_release(&state_->loaded, 1u);
     ConditionVariableBroadcast(&state_->publish_cv);
     return true;
@@ -382,22 +466,50 @@ void Worker::mark_unclean_once() {
     marked_unclean_ = true;
 }
 
-// Adds every pair reachable through cascade_rules to the batch. The rules
-// are read in the batch's own transaction, whose snapshot includes every
-// rule change that committed before any transaction of the batch did: a
-// rule applies to every transaction committing after it (and, harmlessly,
-// perhaps to some committing just before).
-void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) {
-    std::vector<persistence::RuleRow> rows = persistence::read_cascade_rules();
-    if (rows.empty())
+// Keeps rules_ equal to cascade_rules as every transaction of the batch
+// saw it committed. Backends that change the rules advance
+// rules_generation at PRE_COMMIT and again once committed or aborted, and
+// count themselves in rules_inflight in between; both were read before this
+// batch's snapshot was taken. The cache is used while nothing changed since
+// it was read: then no lock on cascade_rules is taken at all, so a session
+// holding one (LOCK TABLE, a long migration) cannot freeze the worker. A
+// change in flight or committed since makes the worker read the table again
+// in this batch's snapshot, which includes every change committed before any
+// of the batch's transactions did; a rule applies to every transaction
+// committing after it (and, harmlessly, perhaps to some committing just
+// before).
+void Worker::refresh_rules(uint64_t rules_generation, uint32_t rules_inflight) {
+    if (rules_cached_ && rules_generation == rules_generation_ && rules_inflight == 0)
         return;
+    Oid relation = persistence::rules_relation();
+    if (relation == InvalidOid)
+        return;
+    bool locked =
+        pg_call([&] { return ConditionalLockRelationOid(relation, AccessShareLock); });
+    if (!locked) {
+        if (rules_cached_ && rules_generation == rules_generation_)
+            return;  // nothing committed since; the holder's own change is still to come
+        // A change committed that this worker has not read: it must wait.
+        pg_call([&] { LockRelationOid(relation, AccessShareLock); });
+    }
+    std::vector<persistence::RuleRow> rows = persistence::read_cascade_rules();
     std::vector<Rule> rules;
     rules.reserve(rows.size());
     for (const persistence::RuleRow &r : rows)
         rules.push_back(Rule{domain_id(r.source), domain_id(r.target),
                              r.invalidate ? RuleKind::kInvalidate : RuleKind::kNotify});
-    CascadeGraph graph;
-    graph.assign(rules);
+    rules_.assign(rules);
+    rules_cached_ = true;
+    rules_generation_ = rules_generation;
+}
+
+// Adds every pair reachable through cascade_rules to the batch.
+void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only,
+                             uint64_t rules_generation, uint32_t rules_inflight) {
+    refresh_rules(rules_generation, rules_inflight);
+    if (rules_.empty())
+        return;
+    CascadeGraph &graph = rules_;
 
     std::vector<PairKey> direct;
     direct.reserve(batch.size());
@@ -444,7 +556,7 @@ bool Worker::step() {
     // Pair -> (transactions coalesced, BumpSource bits).
     PairSet batch(1024);
     std::vector<std::pair<DomainName, uint32_t>> whole_domains;
-    std::vector<uint32_t> global_ids;
+    std::vector<DomainName> registered;
     uint64_t end = start;
     int64_t oldest = 0;
     RingSlot slot;
@@ -453,13 +565,17 @@ bool Worker::step() {
         if (slot.database != MyDatabaseId)
             continue;
         uint32_t id = domain_id(slot.domain);
+        if (slot.flags & kSlotRegister) {
+            // A table set up, removed or dropped: the domain's scope may
+            // have changed. Bumps nothing by itself.
+            registered.push_back(slot.domain);
+            continue;
+        }
         uint32_t source = (slot.flags & kSlotManual)        ? kSourceManual
                           : (slot.flags & kSlotWholeDomain) ? kSourceTruncate
                                                             : kSourceTrigger;
         if (slot.flags & kSlotWholeDomain)
             whole_domains.emplace_back(slot.domain, source);
-        if (slot.flags & kSlotGlobal)
-            global_ids.push_back(id);
         if (oldest == 0 || slot.committed_at < oldest)
             oldest = slot.committed_at;
         if (!slot.tenant.is_all())
@@ -472,6 +588,9 @@ bool Worker::step() {
     }
     if (end == start && !reset)
         return false;
+    // Before this batch's snapshot is taken (see refresh_rules()).
+    const uint64_t rules_generation = atomics::load_acquire(&state_->rules_generation);
+    const uint32_t rules_inflight = atomics::load_acquire(&state_->rules_inflight);
 
     persistence::begin("fraiseql_cache: publishing versions");
     // Looking the extension up is a catalog scan: only when a relcache
@@ -502,12 +621,26 @@ bool Worker::step() {
         persistence::write_state(floor, false);
         count(&Counters::resets);
     }
+
+    // Domains whose floor rises with this batch, so that tenants with no
+    // version of their own move too: by one for a whole-domain bump (known
+    // tenants are bumped one by one), to the all-tenants version for a
+    // domain that stops being global.
+    PairSet floor_domains(16);
+    PairSet floor_to_all(16);
+    // Pairs that must end above a given value (a scope change).
+    std::vector<std::pair<PairKey, uint64_t>> lifts;
+    std::vector<std::pair<uint32_t, bool>> scope_changes;
+    std::vector<persistence::VersionRow> registrations;
     if (!whole_domains.empty()) {
         std::vector<DomainName> names;
         PairSet sources(64);  // domain -> BumpSource bits of its whole-domain bumps
         for (const auto &[name, source] : whole_domains) {
             names.push_back(name);
-            sources.add(domain_id(name), TenantId::all(), 0, source);
+            uint32_t id = domain_id(name);
+            sources.add(id, TenantId::all(), 0, source);
+            floor_domains.add(id, TenantId::all(), 0, 0);
+            batch.add(id, TenantId::all(), 0, source);
         }
         for (const persistence::VersionRow &r : persistence::read_tenants_of(names)) {
             uint32_t id = domain_id(r.domain);
@@ -515,9 +648,39 @@ bool Worker::step() {
             batch.add(id, r.tenant, 0, s != nullptr ? s->tags : kSourceTruncate);
         }
     }
+    if (!registered.empty()) {
+        for (const persistence::DomainScope &sc : persistence::read_scopes(registered)) {
+            uint32_t id = domain_id(sc.domain);
+            bool now_global =
+                !(id & kSpillDomain) && (shared.domains.flags(int32_t(id)) & kDomainGlobal);
+            if (sc.global && !now_global) {
+                // Every tenant is to read (all, d) from now on: it must end
+                // above every version any tenant of d read so far.
+                batch.add(id, TenantId::all(), 0, kSourceReset);
+                lifts.push_back({PairKey{id, TenantId::all()}, sc.highest});
+                scope_changes.push_back({id, true});
+            } else if (!sc.global && now_global) {
+                // Tenants read their own pairs again: above the one version
+                // they all read until now.
+                batch.add(id, TenantId::all(), 0, kSourceReset);
+                floor_domains.add(id, TenantId::all(), 0, 0);
+                floor_to_all.add(id, TenantId::all(), 0, 0);
+                scope_changes.push_back({id, false});
+            } else if (!sc.has_all_row && sc.tracked) {
+                // A new domain: its all-tenants row, at the version readers see.
+                persistence::VersionRow row{};
+                row.tenant = TenantId::all();
+                row.domain = sc.domain;
+                row.version = current_version(id, TenantId::all());
+                registrations.push_back(row);
+            }
+        }
+        if (!registrations.empty())
+            persistence::insert_missing(registrations);
+    }
 
     std::vector<PairKey> notify_only;
-    expand_cascades(batch, notify_only);
+    expand_cascades(batch, notify_only, rules_generation, rules_inflight);
 
     std::vector<persistence::VersionRow> proposed;
     proposed.reserve(batch.size());
@@ -525,20 +688,44 @@ bool Worker::step() {
         persistence::VersionRow row{};
         row.tenant = key.tenant;
         row.domain = domain_name(key.domain_id);
-        uint64_t current = current_version(key.domain_id, key.tenant);
+        uint64_t current = std::max(current_version(key.domain_id, key.tenant), floor);
+        for (const auto &[k, at_least] : lifts)
+            if (k.domain_id == key.domain_id && k.tenant == key.tenant)
+                current = std::max(current, at_least);
         row.step = xacts > 0 ? xacts : 1;
-        row.version = (current > floor ? current : floor) + row.step;
+        row.version = current + row.step;
         proposed.push_back(row);
     });
     std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
 
+    std::vector<persistence::VersionRow> new_floors;
+    for (const persistence::VersionRow &r : stored) {
+        if (!r.tenant.is_all())
+            continue;
+        uint32_t id = domain_id(r.domain);
+        if (!floor_domains.contains(id, TenantId::all()))
+            continue;
+        persistence::VersionRow f = r;
+        if (!floor_to_all.contains(id, TenantId::all()) && !(id & kSpillDomain))
+            f.version = std::max(floor, shared.domains.floor(int32_t(id))) + 1;
+        new_floors.push_back(f);
+    }
+    if (!new_floors.empty())
+        persistence::raise_domain_floors(new_floors);
+
     std::vector<notify::Announcement> announcements;
     announcements.reserve(stored.size() + notify_only.size());
-    for (const persistence::VersionRow &r : stored)
-        announcements.push_back(notify::Announcement{r.tenant, r.domain, r.version});
+    for (const persistence::VersionRow &r : stored) {
+        uint64_t announced_floor = 0;
+        if (r.tenant.is_all())
+            for (const persistence::VersionRow &f : new_floors)
+                if (f.domain.equals(r.domain.bytes, r.domain.length()))
+                    announced_floor = f.version;
+        announcements.push_back(notify::Announcement{r.tenant, r.domain, r.version, announced_floor});
+    }
     for (const PairKey &k : notify_only)
         announcements.push_back(notify::Announcement{
-            k.tenant, domain_name(k.domain_id), current_version(k.domain_id, k.tenant)});
+            k.tenant, domain_name(k.domain_id), current_version(k.domain_id, k.tenant), 0});
     uint64_t notified = notify::send(announcements);
     // Batch N-1 durable before batch N becomes visible, in shared memory or
     // in domain_version: nothing visible is more than one batch ahead.
@@ -548,12 +735,21 @@ bool Worker::step() {
     count(&Counters::notifies, notified);
     count(&Counters::bumps, stored.size());
 
-    // Durable: now visible to every session.
+    // Durable: now visible to every session. Pair versions first, then
+    // domain floors, then scope flags: a reader that sees a domain turn
+    // tenant-scoped again already sees its raised floor, one that sees it
+    // turn global already sees its raised all-tenants version.
     atomics::store_release(&state_->floor, floor);
-    for (uint32_t id : global_ids)
-        if (!(id & kSpillDomain))
-            shared.domains.set_flags(int32_t(id), kDomainGlobal);
+    publish(registrations);
     publish(stored);
+    for (const persistence::VersionRow &f : new_floors) {
+        uint32_t id = domain_id(f.domain);
+        if (!(id & kSpillDomain))
+            shared.domains.raise_floor(int32_t(id), f.version);
+    }
+    for (const auto &[id, global] : scope_changes)
+        if (!(id & kSpillDomain))
+            shared.domains.set_flags(int32_t(id), global ? kDomainGlobal : 0u);
     finish_batch(end, overflow_seen);
     count(&Counters::batches);
     remember(batch, stored, oldest);
@@ -590,13 +786,30 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
             proc_exit(0);
     }
     atomics::store_release(&shared.state->connect_failures, failures + 1);
-    BackgroundWorkerInitializeConnection(settings.database, nullptr, 0);
+    // ALTER DATABASE ... ALLOW_CONNECTIONS false (a database owner may do it)
+    // must not stop the worker from serving.
+    BackgroundWorkerInitializeConnection(settings.database, nullptr, BGWORKER_BYPASS_ALLOWCONN);
     atomics::store_release(&shared.state->connect_failures, 0u);
     // Durability is handled by flushing explicitly (see the file comment),
     // so a batch's commit does not wait for its own fsync.
     SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-    // The worker's SQL resolves nothing through a user-controlled path.
-    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    // Settings a database or role owner can put on the worker's database
+    // (ALTER DATABASE / ALTER ROLE ... SET) that would stop it from writing
+    // or make it wait: the worker's own values override them. The worker's
+    // SQL resolves nothing through a user-controlled path.
+    static const char *const kOwnSettings[][2] = {
+        {"search_path", "pg_catalog, pg_temp"},
+        {"default_transaction_read_only", "off"},
+        {"default_transaction_isolation", "read committed"},
+        {"default_transaction_deferrable", "off"},
+        {"statement_timeout", "0"},
+        {"lock_timeout", "0"},
+        {"idle_in_transaction_session_timeout", "0"},
+        {"session_replication_role", "origin"},
+        {"row_security", "on"},
+    };
+    for (const auto &setting : kOwnSettings)
+        SetConfigOption(setting[0], setting[1], PGC_SUSET, PGC_S_OVERRIDE);
 
     // Another database than the one shared memory was loaded for (the served
     // one was dropped and created again): load afresh.

@@ -29,6 +29,9 @@ struct DomainSlot {
     uint32_t flags;
     uint32_t hash;
     uint32_t length;
+    // Lowest version any tenant of the domain reads (raised by whole-domain
+    // bumps, so tenants with no version of their own move too).
+    uint64_t floor;
     DomainName name;
 };
 static_assert(std::is_trivially_copyable_v<DomainSlot>);
@@ -95,6 +98,7 @@ class DomainDict {
             s.hash = h;
             s.length = uint32_t(len);
             atomics::store_relaxed(&s.flags, 0u);
+            atomics::store_relaxed(&s.floor, uint64_t(0));
             atomics::store_release(&s.state, 1u);  // publishes name/hash/length
             atomics::store_release(&header_->count, header_->count + 1);
             return int32_t(pos);
@@ -102,6 +106,12 @@ class DomainDict {
     }
 
     uint32_t flags(int32_t id) const { return atomics::load_acquire(&slots_[id].flags); }
+    uint64_t floor(int32_t id) const { return atomics::load_acquire(&slots_[id].floor); }
+    // Writer only; floors only rise.
+    void raise_floor(int32_t id, uint64_t floor) {
+        if (floor > atomics::load_relaxed(&slots_[id].floor))
+            atomics::store_release(&slots_[id].floor, floor);
+    }
     // Writer only.
     void set_flags(int32_t id, uint32_t flags) { atomics::store_release(&slots_[id].flags, flags); }
     const DomainName &name(int32_t id) const { return slots_[id].name; }

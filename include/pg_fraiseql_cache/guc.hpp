@@ -16,11 +16,18 @@ struct Settings {
     int wait_timeout_ms;     // bound of that wait
     bool enabled;            // triggers record anything
     int heartbeat_ms;        // 0 = off
+    int raise_margin_ms;     // clock margin of every raise (clock skew between servers)
+    int max_domains;         // shared-memory domain dictionary capacity
+    int max_domains_per_role;  // domains one non-superuser role may own
 };
 
 extern Settings settings;
 
 // Defines every parameter; called from _PG_init.
 void define_settings();
+// At server start: a value in postgresql.conf that a parameter refused
+// (PostgreSQL then warns and keeps the default) stops the start instead,
+// with the parameter's own message. Called from _PG_init.
+void check_startup_settings();
 
 }  // namespace fraiseql_cache

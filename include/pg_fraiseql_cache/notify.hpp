@@ -12,6 +12,9 @@ struct Announcement {
     TenantId tenant;
     DomainName domain;
     uint64_t version;
+    // Non-zero on the all-tenants pair of a whole-domain bump: every tenant
+    // of the domain now reads at least this ("domain_floor" in the payload).
+    uint64_t domain_floor;
 };
 
 // Queues the notifications in the current transaction (delivered when it

@@ -19,6 +19,16 @@ constexpr uint32_t kNoDomain = UINT32_MAX;
 constexpr uint32_t kWholeDomain = 1u << 31;
 // Set in a recorded domain id: a manual bump (invalidate*()).
 constexpr uint32_t kManual = 1u << 30;
+// Set in a recorded domain id: a registration (see kSlotRegister).
+constexpr uint32_t kRegister = 1u << 29;
+constexpr uint32_t kIdFlags = kWholeDomain | kManual | kRegister;
+
+// The transaction changed cascade_rules (set by the table's trigger).
+extern bool rules_changed;
+// setup_table_invalidation() is creating its own triggers: the DDL event
+// trigger bumps nothing for that (the rows did not change). Cleared at the
+// end of every transaction.
+extern bool setup_ddl;
 
 // Local id of a domain name, interning it on first use. Returns kNoDomain
 // when memory ran out. Never throws.

@@ -22,6 +22,7 @@ struct VersionRow {
 struct WorkerStateRow {
     uint64_t floor;
     bool clean_shutdown;
+    bool exists;  // false: no row yet (a new extension)
 };
 
 void begin(const char *activity);
@@ -36,8 +37,9 @@ uint32_t versions_relation();
 WorkerStateRow read_state();
 void write_state(uint64_t floor, bool clean_shutdown);
 
-// After an unclean stop: every persisted version + amount.
-void raise_all(uint64_t amount);
+// After an unclean stop: every persisted version and domain floor becomes
+// max(itself + amount, at_least).
+void raise_all(uint64_t amount, uint64_t at_least);
 
 // Drops the prepared statements (the extension went away).
 void forget_plans();
@@ -61,6 +63,24 @@ std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains);
 // (they differ only for pairs shared memory could not hold). Returns what
 // was stored.
 std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed);
+
+// fraiseql_cache.cascade_rules' OID (InvalidOid when missing).
+uint32_t rules_relation();
+
+// Domain floors as (domain, version = floor) rows.
+std::vector<VersionRow> read_domain_floors();
+// Raises each row's domain floor to its version.
+void raise_domain_floors(const std::vector<VersionRow> &rows);
+
+// What tracked_tables says of a domain now.
+struct DomainScope {
+    DomainName domain;
+    bool tracked;      // some table is tracked under it
+    bool global;       // some such table has no tenant column
+    bool has_all_row;  // domain_version has its all-tenants row
+    uint64_t highest;  // highest persisted version of any of its pairs, or its floor
+};
+std::vector<DomainScope> read_scopes(const std::vector<DomainName> &domains);
 
 // Inserts the rows whose (tenant, domain) has no row yet.
 void insert_missing(const std::vector<VersionRow> &rows);

@@ -38,6 +38,9 @@ enum RingSlotFlags : uint32_t {
     // all-tenants pair: the count stays exact however the worker splits a
     // transaction's slots into batches.
     kSlotCountsForAll = 1u << 4,
+    // A table of the domain was set up, removed or dropped: the worker
+    // re-reads the domain's scope and registers it. Bumps nothing itself.
+    kSlotRegister = 1u << 5,
 };
 
 struct RingSlot {

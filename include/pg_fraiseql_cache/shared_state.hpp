@@ -30,8 +30,6 @@ extern "C" {
 
 namespace fraiseql_cache {
 
-// Fixed bound of distinct domain names kept in shared memory.
-constexpr uint64_t kMaxDomains = 4096;
 // Bumps kept for fraiseql_cache.v_recent_invalidations.
 constexpr uint64_t kRecentBumps = 1024;
 
@@ -49,6 +47,9 @@ struct Counters {
     uint64_t table_reads;        // reads answered from domain_version
     uint64_t notifies;           // notifications sent
     uint64_t cascades;           // bumps that came from cascade rules
+    uint64_t stalled_waits;      // read-your-writes waits cut short: the worker waited on a lock
+    uint64_t collapsed_xacts;    // transactions too large for the ring, handed off per domain
+    uint64_t refused_domains;    // new domains refused by max_domains_per_role
     int64_t last_batch_lag_us;   // oldest hand-off to publication, last batch
     int64_t max_batch_lag_us;    // the largest such lag since start
 };
@@ -66,6 +67,10 @@ struct SharedState {
     uint32_t spilled;           // 1: some pairs live only in domain_version
     uint32_t loaded_extension;  // OID of the extension the versions were loaded from
     uint32_t connect_failures;  // worker starts in a row that did not reach its database
+    // Changes to cascade_rules: advanced by committing backends before and
+    // after their commit; rules_inflight counts those in between.
+    uint64_t rules_generation;
+    uint32_t rules_inflight;
     Counters counters;
     ConditionVariable publish_cv;
 };
@@ -82,6 +87,8 @@ struct Shared {
 extern Shared shared;
 
 void install_shmem_hooks();
+// The object access hook for TRUNCATE and DROP of tracked relations (ddl_hooks.cpp).
+void install_ddl_hooks();
 bool shared_ready();
 
 // Raises a clear error unless the library was preloaded and this backend

@@ -343,20 +343,25 @@ struct Announcement {
     std::string tenant;
     std::string domain;
     long long version = -1;
+    long long domain_floor = -1;  // -1: no such member
 };
 
 // One JSON object exactly as the contract shapes it: the members tenant_id
 // (a lowercase uuid), domain (a non-empty string) and version (a
-// non-negative integer), in that order, nothing else.
+// non-negative integer), in that order, and only on the all-tenants pair of
+// a whole-domain bump a fourth, domain_floor (a non-negative integer no
+// larger than version); nothing else.
 Announcement to_announcement(const JsonValue &v) {
     static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
     static const std::regex integer("^(0|[1-9][0-9]{0,17})$");
     if (v.kind != JsonValue::Kind::kObject)
         throw std::runtime_error("an announcement must be a JSON object");
-    if (v.members.size() != 3 || v.members[0].first != "tenant_id" ||
-        v.members[1].first != "domain" || v.members[2].first != "version")
+    if (v.members.size() < 3 || v.members.size() > 4 || v.members[0].first != "tenant_id" ||
+        v.members[1].first != "domain" || v.members[2].first != "version" ||
+        (v.members.size() == 4 && v.members[3].first != "domain_floor"))
         throw std::runtime_error(
-            "an announcement has exactly the members tenant_id, domain, version, in that order");
+            "an announcement has exactly the members tenant_id, domain, version, in that order "
+            "(and domain_floor on the all-tenants pair of a whole-domain bump)");
     const JsonValue &t = v.members[0].second, &d = v.members[1].second,
                     &n = v.members[2].second;
     if (t.kind != JsonValue::Kind::kString || !std::regex_match(t.text, uuid))
@@ -365,7 +370,17 @@ Announcement to_announcement(const JsonValue &v) {
         throw std::runtime_error("domain is not a non-empty string");
     if (n.kind != JsonValue::Kind::kNumber || !std::regex_match(n.text, integer))
         throw std::runtime_error("version is not a non-negative integer: " + n.text);
-    return Announcement{t.text, d.text, std::stoll(n.text)};
+    Announcement a{t.text, d.text, std::stoll(n.text)};
+    if (v.members.size() == 4) {
+        const JsonValue &f = v.members[3].second;
+        if (f.kind != JsonValue::Kind::kNumber || !std::regex_match(f.text, integer))
+            throw std::runtime_error("domain_floor is not a non-negative integer: " + f.text);
+        a.domain_floor = std::stoll(f.text);
+        if (t.text != "00000000-0000-0000-0000-000000000000" || a.domain_floor > a.version)
+            throw std::runtime_error("domain_floor on a pair other than the all-tenants one, "
+                                     "or above its version");
+    }
+    return a;
 }
 
 // PostgreSQL's escape_json(): what the worker is expected to produce.
@@ -410,7 +425,9 @@ std::string json_quote(const std::string &s) {
 // The exact text of one object-format payload.
 std::string object_text(const Announcement &a) {
     return "{\"tenant_id\": \"" + a.tenant + "\", \"domain\": " + json_quote(a.domain) +
-           ", \"version\": " + std::to_string(a.version) + "}";
+           ", \"version\": " + std::to_string(a.version) +
+           (a.domain_floor >= 0 ? ", \"domain_floor\": " + std::to_string(a.domain_floor) : "") +
+           "}";
 }
 
 struct Note {
