@@ -26,29 +26,31 @@ def test_synthetic_payloads(schema, admin):
         assert w.wait_until_healthy(10), w.health()
         d, e = schema.contract, schema.item
         t1, t2 = new_tenant(), new_tenant()
-        assert w.versions(t1, [d, e]) == [0, 0] and w.versions(t2, [d]) == [0]
+        b = schema.version(t1, d)  # the floor: 0 on a fresh install
+        be = schema.version(t1, e)
+        assert w.versions(t1, [d, e]) == [b, be] and w.versions(t2, [d]) == [b]
 
         notify(channel, json.dumps([
-            {"tenant_id": t1, "domain": d, "version": 40, "future_key": [1, {"x": 2}]},
-            {"tenant_id": t2, "domain": d, "version": 41, "lsn": "0/3000060"}]))
-        assert wait_for(lambda: w.versions(t1, [d]) == [40] and w.versions(t2, [d]) == [41])
+            {"tenant_id": t1, "domain": d, "version": b + 40, "future_key": [1, {"x": 2}]},
+            {"tenant_id": t2, "domain": d, "version": b + 41, "lsn": "0/3000060"}]))
+        assert wait_for(lambda: w.versions(t1, [d]) == [b + 40] and w.versions(t2, [d]) == [b + 41])
         assert w.lsn(t2, [d]) == "0/3000060"
 
         # A domain floor on the all-tenants pair: every held pair of the domain.
-        notify(channel, json.dumps({"tenant_id": ALL_TENANTS, "domain": d, "version": 90,
-                                    "domain_floor": 60}))
-        assert wait_for(lambda: w.versions(t1, [d]) == [60])
-        assert w.versions(t2, [d]) == [60] and w.versions(None, [d]) == [90]
-        assert w.versions(t1, [e]) == [0]  # another domain: untouched
-        assert w.state.domain_floor(d) == 60
+        notify(channel, json.dumps({"tenant_id": ALL_TENANTS, "domain": d, "version": b + 90,
+                                    "domain_floor": b + 60}))
+        assert wait_for(lambda: w.versions(t1, [d]) == [b + 60])
+        assert w.versions(t2, [d]) == [b + 60] and w.versions(None, [d]) == [b + 90]
+        assert w.versions(t1, [e]) == [be]  # another domain: untouched
+        assert w.state.domain_floor(d) == b + 60
         t3 = new_tenant()
-        assert w.versions(t3, [d]) == [60]  # a pair read later gets the floor too
+        assert w.versions(t3, [d]) == [b + 60]  # a pair read later gets the floor too
 
         # Unreadable: counted, and everything held is reloaded.
         loads = w.counters["loads"]
         notify(channel, "{not json")
         assert wait_for(lambda: w.counters["payload_errors"] == 1 and w.counters["loads"] > loads)
-        assert w.versions(t1, [d]) == [60]  # reloads never lower a version
+        assert w.versions(t1, [d]) == [b + 60]  # reloads never lower a version
 
         # A heartbeat whose floor moved: reload.
         hb = channel + "_heartbeat"
