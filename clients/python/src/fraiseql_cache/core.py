@@ -41,6 +41,8 @@ class WatcherOptions:
             raise ValueError("channel must be 1 to 53 bytes long")
         if self.heartbeat_channel is None:
             self.heartbeat_channel = self.channel + "_heartbeat"
+        # Both connections run autocommit, whatever the caller passed.
+        self.connect_kwargs = {**self.connect_kwargs, "autocommit": True}
         if self.sql_conninfo is None:
             self.sql_conninfo = self.conninfo
         for name in ("pooled_after", "ping_interval", "reconnect_initial", "reconnect_max"):

@@ -26,7 +26,7 @@ class SqlReader:
     def __init__(self, conninfo: str = "", connect_kwargs: Optional[dict] = None,
                  pool=None) -> None:
         self.conninfo = conninfo
-        self.connect_kwargs = dict(connect_kwargs or {})
+        self.connect_kwargs = {**(connect_kwargs or {}), "autocommit": True}
         self.pool = pool
         self.round_trips = 0
         self._conn: Optional[psycopg.Connection] = None
@@ -44,8 +44,7 @@ class SqlReader:
             for attempt in (0, 1):
                 try:
                     if self._conn is None or self._conn.closed:
-                        self._conn = psycopg.connect(self.conninfo, autocommit=True,
-                                                     **self.connect_kwargs)
+                        self._conn = psycopg.connect(self.conninfo, **self.connect_kwargs)
                     self.round_trips += 1
                     return f(self._conn)
                 except psycopg.Error as e:
@@ -84,7 +83,7 @@ class AsyncSqlReader:
     def __init__(self, conninfo: str = "", connect_kwargs: Optional[dict] = None,
                  pool=None) -> None:
         self.conninfo = conninfo
-        self.connect_kwargs = dict(connect_kwargs or {})
+        self.connect_kwargs = {**(connect_kwargs or {}), "autocommit": True}
         self.pool = pool
         self.round_trips = 0
         self._conn: Optional[psycopg.AsyncConnection] = None
@@ -105,7 +104,7 @@ class AsyncSqlReader:
                 try:
                     if self._conn is None or self._conn.closed:
                         self._conn = await psycopg.AsyncConnection.connect(
-                            self.conninfo, autocommit=True, **self.connect_kwargs)
+                            self.conninfo, **self.connect_kwargs)
                     self.round_trips += 1
                     return await f(self._conn)
                 except psycopg.Error as e:

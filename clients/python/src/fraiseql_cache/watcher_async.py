@@ -125,8 +125,7 @@ class AsyncVersionWatcher(WatcherCore):
             conn = None
             error: Optional[BaseException] = None
             try:
-                conn = await psycopg.AsyncConnection.connect(o.conninfo, autocommit=True,
-                                                             **o.connect_kwargs)
+                conn = await psycopg.AsyncConnection.connect(o.conninfo, **o.connect_kwargs)
                 conn.add_notify_handler(lambda n: self.on_notify(n.channel, n.payload))
                 await conn.execute(q.listen(o.channel))
                 await conn.execute(q.listen(o.heartbeat_channel))

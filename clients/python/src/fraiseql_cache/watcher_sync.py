@@ -128,7 +128,7 @@ class VersionWatcher(WatcherCore):
             conn = None
             error: Optional[BaseException] = None
             try:
-                conn = psycopg.connect(o.conninfo, autocommit=True, **o.connect_kwargs)
+                conn = psycopg.connect(o.conninfo, **o.connect_kwargs)
                 conn.add_notify_handler(lambda n: self.on_notify(n.channel, n.payload))
                 conn.execute(q.listen(o.channel))
                 conn.execute(q.listen(o.heartbeat_channel))
