@@ -130,7 +130,7 @@ async def _eq(awaitable, expected):
 
 
 async def test_late_version_read_cannot_tag_old_data(pool, schema, admin):
-    table = f"{schema.p}_entries"
+    table = f"public.{schema.p}_entries"  # a schema-qualified cache table
     cache = PostgresCache(pool, table_name=table)
     try:
         c = schema.contract
@@ -152,6 +152,7 @@ async def test_late_version_read_cannot_tag_old_data(pool, schema, admin):
         await cache.get_with_metadata("k")
         await cache.set("k", [[1, 1]], 300, versions=v)
         assert await cache.get_with_metadata("k") == ([[1, 1]], {c: new})
+        assert (await cache.get_stats())["total_entries"] == 1
     finally:
         await cache.close()
         admin.execute(f"DROP TABLE IF EXISTS {table}")
