@@ -2,7 +2,7 @@
 import time
 
 from cluster import ALL_TENANTS, TestFailure
-from workload import read_versions
+from workload import live_versions, table_versions
 
 
 def report(name, ok, why=""):
@@ -23,6 +23,18 @@ def thread_errors(threads, expected_loss=False):
     return errs
 
 
+def notifications_heard(threads):
+    """The NOTIFY count of the listeners among `threads`, printed; an error
+    text when a listener heard nothing (then half the record is missing)."""
+    from workload import Listener
+    listeners = [t for t in threads if isinstance(t, Listener)]
+    counts = [t.notifications for t in listeners]
+    print(f"  notifications heard on the original: {', '.join(map(str, counts))}")
+    if not listeners or min(counts) == 0:
+        return ["a listener heard no notification"]
+    return []
+
+
 def settled_versions(node, tenants, timeout=30):
     """Waits until the node's persisted versions equal its published ones and
     stay put, then returns {(tenant, domain): version}."""
@@ -30,10 +42,8 @@ def settled_versions(node, tenants, timeout=30):
     previous = None
     with node.connect() as c:
         while time.monotonic() < deadline:
-            rows = read_versions(c, tenants)
-            n_table = len(rows) - (1 + len(tenants))
-            table = {(t, d): v for t, d, v in rows[:n_table]}
-            live = {(t, d): v for t, d, v in rows[n_table:]}
+            table = table_versions(c)
+            live = live_versions(c, tenants)
             agree = all(table.get(k) == v for k, v in live.items())
             if agree and table == previous:
                 return table
@@ -42,9 +52,10 @@ def settled_versions(node, tenants, timeout=30):
     raise TestFailure(f"{node.name}: versions did not settle within {timeout}s")
 
 
-def check_raised(name, before, after, tenants):
+def check_raised(before, after, tenants):
     """Every version seen after (lowest) must exceed every version seen before
-    (highest), for every pair seen before."""
+    (highest), for every pair seen before. Prints the figures; returns the
+    failures (none: passed)."""
     bad = []
     for key, high in sorted(before.high.items()):
         low = after.low.get(key)
@@ -58,6 +69,8 @@ def check_raised(name, before, after, tenants):
           f"after: {after.count}; pairs not raised past what was seen: {len(bad)}")
     for key, high, low in bad[:5]:
         print(f"    {key}: highest before {high}, lowest after {low}")
-    return report(name, not bad and before.high != {},
-                  f"{len(bad)} pairs show a version after that was already reached before"
-                  if bad else "no versions were recorded before")
+    if not before.high:
+        return ["no versions were recorded before"]
+    if bad:
+        return [f"{len(bad)} pairs show a version after that was already reached before"]
+    return []

@@ -38,7 +38,7 @@ def _as_postgres(args):
     return list(args)
 
 
-def _chown_postgres(path):
+def chown_postgres(path):
     if os.geteuid() == 0:
         shutil.chown(path, "postgres", "postgres")
 
@@ -65,7 +65,7 @@ class Node:
         if os.path.exists(self.dir):
             raise TestFailure(f"{self.dir} already exists")
         os.makedirs(self.dir)
-        _chown_postgres(self.dir)
+        chown_postgres(self.dir)
 
     def append_conf(self, text, file="postgresql.conf"):
         path = os.path.join(self.data, file)

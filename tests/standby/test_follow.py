@@ -21,7 +21,8 @@ import time
 
 from checks import report, settled_versions, thread_errors
 from oracle import CacheClient, Marks, SharedCache
-from workload import Returned, Stoppable, Writer, read_versions, start_all, stop_all
+from workload import (Returned, Stoppable, Writer, live_versions, start_all, stop_all,
+                      table_versions)
 
 SECONDS = 10
 WRITERS = 2
@@ -112,9 +113,8 @@ def run(ctx, primary, standby, tenants):
     standby.wait_for_replay(lsn)
     caught_up = time.monotonic() - stopped
     with standby.connect() as c:
-        rows = read_versions(c, tenants)
-    standby_table = {(t, d): v for t, d, v in rows[:len(rows) - 1 - len(tenants)]}
-    standby_live = {(t, d): v for t, d, v in rows[len(rows) - 1 - len(tenants):]}
+        standby_table = table_versions(c)
+        standby_live = live_versions(c, tenants)
     differ = [(k, v, standby_table.get(k)) for k, v in primary_versions.items()
               if standby_table.get(k) != v]
     differ += [(k, primary_versions.get(k), v) for k, v in standby_live.items()

@@ -139,15 +139,25 @@ class Listener(Stoppable):
                     self._record(n.extra.decode())
 
 
+def table_versions(conn):
+    """{(tenant, domain): version} of the node's fraiseql_cache.domain_version."""
+    return {(str(t), d): v for t, d, v in conn.execute(
+        "SELECT tenant_id, domain, version FROM fraiseql_cache.domain_version")}
+
+
+def live_versions(conn, tenants):
+    """{(tenant, 'contract'): current_version()} for the all-tenants id and `tenants`."""
+    out = {}
+    for t in [ALL_TENANTS] + list(tenants):
+        out[(str(t), "contract")] = conn.execute(
+            "SELECT fraiseql_cache.current_version(%s, 'contract')", (t,)).fetchone()[0]
+    return out
+
+
 def read_versions(conn, tenants):
     """Every version the node shows: domain_version rows and current_version()."""
-    out = [(str(t), d, v) for t, d, v in conn.execute(
-        "SELECT tenant_id, domain, version FROM fraiseql_cache.domain_version")]
-    for t in [ALL_TENANTS] + list(tenants):
-        v = conn.execute("SELECT fraiseql_cache.current_version(%s, 'contract')",
-                         (t,)).fetchone()[0]
-        out.append((str(t), "contract", v))
-    return out
+    return [(t, d, v) for (t, d), v in
+            list(table_versions(conn).items()) + list(live_versions(conn, tenants).items())]
 
 
 class Poller(Stoppable):
@@ -168,6 +178,19 @@ class Poller(Stoppable):
                     self.log.see(t, d, v)
                 self.rounds += 1
                 time.sleep(self.interval)
+
+
+def write_until(writers, commits, min_seconds, max_seconds):
+    """Lets `writers` run until together they made `commits` more commits, at
+    least min_seconds and at most max_seconds; returns (commits made, seconds)."""
+    started = time.monotonic()
+    first = sum(w.total() for w in writers)
+    while True:
+        time.sleep(0.25)
+        made = sum(w.total() for w in writers) - first
+        took = time.monotonic() - started
+        if took >= max_seconds or (took >= min_seconds and made >= commits):
+            return made, took
 
 
 def start_all(threads):
