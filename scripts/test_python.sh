@@ -52,6 +52,7 @@ done
 }
 
 # ---- server --------------------------------------------------------------------
+export PGUSER=${PGUSER:-postgres}
 server_usable() {
   psql -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION IF NOT EXISTS pg_fraiseql_cache" \
     -c "SELECT fraiseql_cache.current_version('00000000-0000-0000-0000-000000000000', 'x')" \
@@ -77,7 +78,6 @@ else
   server_usable || { cat "$tmp/probe.log"; say "pg_fraiseql_cache cannot be created (installed for $(command -v pg_config)?)"; exit 1; }
   say "started a cluster on port $port"
 fi
-export PGUSER=${PGUSER:-postgres}
 
 # ---- redis ------------------------------------------------------------------------
 redis_port=
