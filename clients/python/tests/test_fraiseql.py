@@ -198,7 +198,7 @@ async def test_entries_in_redis(pool, schema, admin, redis_url):
         assert await cache.delete_pattern("*") == 1
     finally:
         await cache.close()
-        await r.aclose() if hasattr(r, "aclose") else await r.close()
+        await r.connection_pool.disconnect()
 
 
 async def _ne(awaitable, other):

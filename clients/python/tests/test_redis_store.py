@@ -45,6 +45,7 @@ def test_two_watchers_share_redis(schema, admin, redis_url):
     finally:
         w1.stop()
         w2.stop()
+        client.close()
 
 
 def test_failing_store_is_a_miss(schema, redis_url):
@@ -78,4 +79,4 @@ async def test_async_cache_over_redis(schema, admin, redis_url):
         admin.execute(f"INSERT INTO tv_{d} (id, tenant_id) VALUES (1, %s)", (t,))
         await w.refresh(t, [d])
         assert await cache.lookup("k", t, [d], lambda: {"n": 2}) == ({"n": 2}, False)
-    await (client.aclose() if hasattr(client, "aclose") else client.close())
+    await client.connection_pool.disconnect()
