@@ -79,7 +79,8 @@ fc_select_pg() {
     return 1
   fi
   FC_PG_CONFIG=$chosen
-  if [ -n "$default" ] && [ "$(readlink -f "$default")" = "$chosen" ]; then
+  # The same server as the default pg_config (same bindir): build in place.
+  if [ -n "$default" ] && [ "$(readlink -f "$("$default" --bindir 2>/dev/null)")" = "$(readlink -f "$FC_PG_BINDIR")" ]; then
     FC_BUILD_DIR=$FC_ROOT
   else
     FC_BUILD_DIR=$FC_ROOT/build/pg$FC_PG_MAJOR
@@ -117,6 +118,11 @@ fc_sync_tree() {
 fc_build_install() {
   if [ "$FC_BUILD_DIR" != "$FC_ROOT" ]; then
     fc_sync_tree || { echo "pg_select: copying the tree to $FC_BUILD_DIR failed" >&2; return 1; }
+    # Another server of the same major built here last: start afresh.
+    if [ "$(cat "$FC_BUILD_DIR/.fc-pg-config" 2>/dev/null)" != "$FC_PG_CONFIG" ]; then
+      fc_make -s clean >/dev/null 2>&1 || true
+      echo "$FC_PG_CONFIG" >"$FC_BUILD_DIR/.fc-pg-config"
+    fi
   fi
   fc_make -s -j"${FC_JOBS:-2}" && fc_make -s install
 }

@@ -15,8 +15,16 @@
 #                  is unset, build it from Debian sid's source package first
 #                  (scripts/build_pg_from_sid.sh, cached); 0: don't
 #
+#   scripts/test_all_versions.sh --list   only list the servers it would test
+#
 # Prints one line per server and closes with "N passed, N failed" (servers).
 set -uo pipefail
+LIST_ONLY=
+case "${1:-}" in
+  "") ;;
+  --list) LIST_ONLY=1 ;;
+  *) echo "usage: $0 [--list]" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -64,7 +72,7 @@ else
   while IFS= read -r pc; do [ -n "$pc" ] && add_config "$pc"; done < <(candidates)
   have18=
   for pc in "${configs[@]}"; do [ "$(fc_pg_major "$pc")" = 18 ] && have18=1; done
-  if [ -z "$have18" ] && [ "${FC_SID_BUILD:-1}" = 1 ]; then
+  if [ -z "$have18" ] && [ "${FC_SID_BUILD:-1}" = 1 ] && [ -z "$LIST_ONLY" ]; then
     echo "no PostgreSQL 18 found: building it from Debian sid's source package (log: $LOGDIR/sid-build.log)"
     if scripts/build_pg_from_sid.sh >"$LOGDIR/sid-build.log" 2>&1; then
       add_config "$(tail -n1 "$LOGDIR/sid-build.log")"
@@ -86,6 +94,7 @@ for pc in "${configs[@]}"; do
   port=$((PORT_BASE + i))
   log=$LOGDIR/pg$major-$i.log
   i=$((i + 1))
+  if [ -n "$LIST_ONLY" ]; then echo "$("$pc" --version) ($pc): would run on port $port, cluster $dir"; continue; fi
   PG_VERSION='' PG_CONFIG=$pc FRAISEQL_CLUSTER_DIR=$dir FRAISEQL_PORT=$port \
     scripts/test.sh "$WHAT" >"$log" 2>&1
   rc=$?
@@ -110,5 +119,6 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "not found (not tested): PostgreSQL ${missing[*]}"
 fi
+[ -n "$LIST_ONLY" ] && exit $((failed > 0))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
