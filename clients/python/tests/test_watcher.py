@@ -137,3 +137,23 @@ async def test_async_watcher(schema, admin):
         assert w.healthy and w.listener_pid != pid
         assert w.local_versions(t, [d]) == [b + 2] and await w.versions(t, [d]) == [b + 2]
         assert w.counters["connects"] == 2
+
+
+@pytest.mark.parametrize("how", ["invalidate_domain", "truncate"])
+def test_whole_domain_bump_reaches_every_held_pair(watcher, schema, admin, how):
+    """A whole-domain bump (the server may announce it once, on the all-tenants
+    pair, with a domain_floor): every held pair follows, written or not."""
+    d = schema.contract
+    t1, t2 = new_tenant(), new_tenant()
+    admin.execute(f"INSERT INTO tv_{d} (id, tenant_id) VALUES (1, %s)", (t1,))
+    watcher.versions(t1, [d])
+    watcher.versions(t2, [d])  # never written
+    before = (schema.version(t1, d), schema.version(t2, d))
+    if how == "truncate":
+        admin.execute(f"TRUNCATE tv_{d}")
+    else:
+        admin.execute("SELECT fraiseql_cache.invalidate_domain(%s)", (d,))
+    after = (schema.version(t1, d), schema.version(t2, d))
+    assert after[0] > before[0]
+    assert wait_for(lambda: (watcher.versions(t1, [d])[0], watcher.versions(t2, [d])[0]) == after), \
+        (watcher.versions(t1, [d]), watcher.versions(t2, [d]), after)
