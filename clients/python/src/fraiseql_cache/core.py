@@ -138,17 +138,35 @@ class WatcherCore:
         return self.health().healthy
 
     # -- a listener session's life -------------------------------------------------------
-    def session_started(self, pid: int, heartbeat_ms: Optional[int]) -> None:
+    def session_started(self, pid: int, heartbeat_ms: Optional[int],
+                        server_pid: Optional[int] = None) -> None:
+        """`pid`: the backend pid libpq was told at connect; `server_pid`:
+        pg_backend_pid() on that connection. A pooler hands out its own."""
         if self.options.heartbeat_interval is None and heartbeat_ms:
             self._hb_interval = heartbeat_ms / 1000.0
         self.count("connects")
         self.listener_pid = pid
         self._connected = True
         self._confirmed = False
+        self._pooled = False
         self._listen_at = self._clock()
         self.reload_requested = False
         self._probe_token = uuid.uuid4().hex
         self.heard()
+        if server_pid is not None and server_pid != pid:
+            self._set_pooled(
+                "fraiseql_cache: the listener's connection goes through a connection pooler "
+                f"(server backend pid {server_pid}, connection reports {pid}); notifications "
+                "are not reliable there. Versions are read over SQL instead; give the "
+                "listener a direct connection.")
+
+    def _set_pooled(self, message: str) -> None:
+        # Sticky until the next connection: a notification that slips through
+        # while a pooled connection happens to run our ping proves nothing.
+        self._pooled = True
+        if not self._pooled_logged:
+            self._pooled_logged = True
+            log.warning(message)
 
     def probe_payload(self) -> str:
         return json.dumps({"probe": self._probe_token})
@@ -167,24 +185,16 @@ class WatcherCore:
         if self._confirmed or self._pooled:
             return
         if self._clock() - self._listen_at >= self.options.pooled_after * self._hb_interval:
-            self._pooled = True
-            if not self._pooled_logged:
-                self._pooled_logged = True
-                log.warning(
-                    "fraiseql_cache: no heartbeat on channel %r within %.1f s after LISTEN: the "
-                    "listener is probably behind a transaction pooler (PgBouncer "
-                    "pool_mode=transaction), where notifications never arrive. Versions are read "
-                    "over SQL instead; give the listener a direct connection.",
-                    self.options.heartbeat_channel,
-                    self.options.pooled_after * self._hb_interval)
+            self._set_pooled(
+                f"fraiseql_cache: no heartbeat on channel {self.options.heartbeat_channel!r} "
+                f"within {self.options.pooled_after * self._hb_interval:.1f} s after LISTEN: the "
+                "listener is probably behind a transaction pooler (PgBouncer "
+                "pool_mode=transaction), where notifications never arrive. Versions are read "
+                "over SQL instead; give the listener a direct connection.")
 
     def _confirm(self) -> None:
-        if not self._confirmed:
+        if not self._pooled:
             self._confirmed = True
-            if self._pooled:
-                # Heard after all: trust again, but only after a fresh reload.
-                self._pooled = False
-                self.reload_requested = True
 
     def on_notify(self, channel: str, payload: str) -> None:
         """One notification received on the listener connection."""

@@ -37,6 +37,8 @@ LISTENING = "SELECT count(*) FROM pg_listening_channels() AS c WHERE c = ANY(%s:
 
 PROBE = "SELECT pg_notify(%s, %s)"
 
+BACKEND_PID = "SELECT pg_backend_pid()"
+
 
 def listen(channel: str) -> sql.Composed:
     return sql.SQL("LISTEN {}").format(sql.Identifier(channel))

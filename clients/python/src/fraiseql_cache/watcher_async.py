@@ -132,7 +132,9 @@ class AsyncVersionWatcher(WatcherCore):
                 cur = await conn.execute(q.LISTENING, ([o.channel, o.heartbeat_channel],))
                 check_listening((await cur.fetchone())[0])
                 cur = await conn.execute(q.HEARTBEAT_MS)
-                self.session_started(conn.info.backend_pid, heartbeat_ms(await cur.fetchone()))
+                hb_ms = heartbeat_ms(await cur.fetchone())
+                cur = await conn.execute(q.BACKEND_PID)
+                self.session_started(conn.info.backend_pid, hb_ms, (await cur.fetchone())[0])
                 await self._load(conn)
                 if o.probe:
                     await self._send_probe()

@@ -135,7 +135,8 @@ class VersionWatcher(WatcherCore):
                 check_listening(conn.execute(
                     q.LISTENING, ([o.channel, o.heartbeat_channel],)).fetchone()[0])
                 self.session_started(conn.info.backend_pid,
-                                     heartbeat_ms(conn.execute(q.HEARTBEAT_MS).fetchone()))
+                                     heartbeat_ms(conn.execute(q.HEARTBEAT_MS).fetchone()),
+                                     conn.execute(q.BACKEND_PID).fetchone()[0])
                 self._load(conn)  # after LISTEN: nothing said from here on is missed
                 if o.probe:
                     self._send_probe()
