@@ -59,7 +59,7 @@ apt_private() {  # apt_private apt-get|apt-cache ARGS...
   "$tool" -q \
     -o Dir::Etc::sourcelist="$APTDIR/sources.list" -o Dir::Etc::sourceparts=- \
     -o Dir::State="$APTDIR/state" -o Dir::Cache="$APTDIR/cache" \
-    -o Dir::Etc::preferencesparts=- -o APT::Sandbox::User=root "$@"
+    -o APT::Sandbox::User=root "$@"
 }
 
 mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$WORK/src"
@@ -80,9 +80,41 @@ if [ -z "$VERSION" ]; then
 fi
 echo "build_pg_from_sid: sid has $PKG $VERSION"
 
+# Debian's per-version-dirs patch puts the server's libraries into
+# /usr/lib/postgresql/NN/lib unless libdir names "postgres": keep them
+# under PREFIX.
+CONFIGURE=(--prefix="$PREFIX" --libdir="$PREFIX/lib/postgresql" --without-llvm
+           --with-icu --with-readline --with-zlib --with-extra-version=" (Debian sid source $VERSION)")
 STAMP=$PREFIX/.debian-source-version
-if [ -x "$PREFIX/bin/pg_config" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$PKG $VERSION" ]; then
+BUILD_ID="$PKG $VERSION ${CONFIGURE[*]} +contrib"
+
+# pgTAP for that server (the pgtap suite), from sid's pgtap source package.
+build_pgtap() {
+  local pv dir tree orig
+  pv=$(apt_private apt-cache showsrc pgtap 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n1 || true)
+  if [ -z "$pv" ]; then echo "build_pg_from_sid: note: sid has no pgtap source; the pgtap suite cannot run"; return 0; fi
+  [ "$(cat "$PREFIX/.pgtap-version" 2>/dev/null)" = "$pv" ] && return 0
+  dir=$WORK/src/pgtap-$pv
+  if [ ! -f "$dir/.extracted" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    # Only the upstream tarball is needed: unpack it, whether or not the
+    # Debian part of the source package could be fetched.
+    (cd "$dir" && apt_private apt-get source --download-only "pgtap=$pv") >"$WORK/pgtap.log" 2>&1 || true
+    orig=$(ls "$dir"/pgtap_*.orig.tar.* 2>/dev/null | head -n1)
+    if [ -n "$orig" ] && tar -xf "$orig" -C "$dir"; then touch "$dir/.extracted"; fi
+  fi
+  tree=$(find "$dir" -mindepth 1 -maxdepth 1 -type d -name 'pgtap-*' | head -n1)
+  if [ -n "$tree" ] && { make -C "$tree" PG_CONFIG="$PREFIX/bin/pg_config" && make -C "$tree" install PG_CONFIG="$PREFIX/bin/pg_config"; } >>"$WORK/pgtap.log" 2>&1; then
+    echo "$pv" >"$PREFIX/.pgtap-version"
+    echo "build_pg_from_sid: installed pgtap $pv"
+  else
+    echo "build_pg_from_sid: note: building pgtap $pv failed (log: $WORK/pgtap.log); the pgtap suite cannot run"
+  fi
+}
+
+if [ -x "$PREFIX/bin/pg_config" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$BUILD_ID" ]; then
   echo "build_pg_from_sid: $PKG $VERSION already installed in $PREFIX"
+  build_pgtap
   echo "$PREFIX/bin/pg_config"
   exit 0
 fi
@@ -103,16 +135,28 @@ TREE=$(find "$SRC" -mindepth 1 -maxdepth 1 -type d -name "$PKG-*" | head -n1)
 echo "build_pg_from_sid: building $TREE into $PREFIX (log: $WORK/build.log)"
 (
   cd "$TREE"
-  [ -f config.status ] || ./configure --prefix="$PREFIX" --without-llvm --with-icu --with-readline --with-zlib
+  # A previous configure with other options: start afresh.
+  if [ "$(cat .fc-configure 2>/dev/null)" != "${CONFIGURE[*]}" ]; then
+    [ -f GNUmakefile ] && make -s distclean >/dev/null 2>&1
+    ./configure "${CONFIGURE[@]}"
+    echo "${CONFIGURE[*]}" >.fc-configure
+  fi
   make -j"$JOBS" -s
+  make -C contrib -j"$JOBS" -s   # file_fdw and the others, as postgresql-NN ships them
   # Only a previous install of ours is replaced.
   if [ -f "$STAMP" ]; then rm -rf "$PREFIX"; fi
   make -s install
+  make -C contrib -s install
 ) >"$WORK/build.log" 2>&1 || {
   tail -n 30 "$WORK/build.log" >&2
   echo "build_pg_from_sid: build failed (log: $WORK/build.log)" >&2
   exit 1
 }
-echo "$PKG $VERSION" >"$STAMP"
+case "$("$PREFIX/bin/pg_config" --pkglibdir)" in
+  "$PREFIX"/*) ;;
+  *) echo "build_pg_from_sid: the server's libraries went outside $PREFIX" >&2; exit 1;;
+esac
+echo "$BUILD_ID" >"$STAMP"
 echo "build_pg_from_sid: installed $("$PREFIX/bin/pg_config" --version) in $PREFIX"
+build_pgtap
 echo "$PREFIX/bin/pg_config"
