@@ -7,7 +7,7 @@ SRCS        = $(sort $(wildcard src/*.cpp))
 OBJS        = $(SRCS:.cpp=.o)
 DATA        = $(wildcard sql/pg_fraiseql_cache--*.sql)
 
-REGRESS      = setup versions merge manual_and_ddl privileges guarantees
+REGRESS      = setup versions merge manual_and_ddl privileges guarantees security
 REGRESS_OPTS = --inputdir=build/regress --outputdir=build/regress --use-existing
 # The tests run in the database the worker serves (CONTRIB_TESTDB, set
 # after the PGXS include), which exists already: the worker stays connected

@@ -2,6 +2,7 @@
 -- ways a version could go down: each must move (never lower) the versions
 -- of every tenant whose data changed, seen before or not.
 SET search_path = regress, public;
+\set SHOW_CONTEXT never
 \set t1 '''00000000-0000-0000-0000-00000000000a'''
 \set t2 '''00000000-0000-0000-0000-00000000000b'''
 \set t9 '''00000000-0000-0000-0000-0000000000f9'''

@@ -558,12 +558,15 @@ CREATE FUNCTION fraiseql_cache.stats(
     OUT table_reads bigint,
     OUT floor bigint,
     OUT last_batch_lag_ms double precision,
-    OUT max_batch_lag_ms double precision)
+    OUT max_batch_lag_ms double precision,
+    OUT stalled_waits bigint,
+    OUT collapsed_transactions bigint,
+    OUT refused_domains bigint)
 RETURNS record
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_stats';
 COMMENT ON FUNCTION fraiseql_cache.stats() IS
-    'Counters since server start: rows seen by triggers, pairs handed off, dedup ratio, bumps, ring use, overflows/resets, waits.';
+    'Counters since server start: rows seen by triggers, pairs handed off, dedup ratio, bumps, ring use, overflows/resets, waits (timed out, or cut short by a worker waiting on a lock), transactions handed off per domain, domains refused by max_domains_per_role.';
 
 -- Manual bumps, applied at commit like a trigger's (nothing on rollback).
 CREATE FUNCTION fraiseql_cache.invalidate(tenant uuid, domain text)
@@ -692,6 +695,14 @@ BEGIN
          WHERE d.classid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_trigger'::regclass)
     LOOP
         root := COALESCE(pg_catalog.pg_partition_root(r.oid), r.oid);
+        -- A trigger made by hand, outside setup_table_invalidation(), for a
+        -- domain this table may not bump: refused now rather than at the
+        -- first write.
+        IF NOT fraiseql_cache._setup_ddl(NULL) AND NOT fraiseql_cache._may_bump(r.oid, r.domain) THEN
+            RAISE EXCEPTION 'table %.% may not bump cache domain "%"', r.nspname, r.relname, r.domain
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Track the table with fraiseql_cache.setup_table_invalidation() as a role allowed to use the domain.';
+        END IF;
         -- Nothing that would fire after our row trigger, no inheritance.
         PERFORM fraiseql_cache._check_trackable(root);
         -- The triggers stay ENABLE ALWAYS: ALTER TABLE ... ENABLE TRIGGER ALL
@@ -713,17 +724,20 @@ BEGIN
                 EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.tbl, t.tgname);
             END IF;
         END LOOP;
-        -- A rename (of the table or its schema) keeps the registration.
+        -- A rename (of the table or its schema) keeps the registration: a
+        -- registration of the same domain whose table is gone moves to it.
         IF r.is_root AND r.command_tag = 'ALTER TABLE' AND NOT EXISTS (
                SELECT 1 FROM fraiseql_cache.tracked_tables tt
                 WHERE tt.table_schema = r.nspname AND tt.table_name = r.relname) THEN
-            DELETE FROM fraiseql_cache.tracked_tables tt
-             WHERE tt.domain = r.domain
-               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c2
-                                 JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
-                                WHERE n2.nspname = tt.table_schema AND c2.relname = tt.table_name);
+            WITH gone AS (
+                DELETE FROM fraiseql_cache.tracked_tables tt
+                 WHERE tt.domain = r.domain
+                   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c2
+                                     JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace
+                                    WHERE n2.nspname = tt.table_schema AND c2.relname = tt.table_name)
+                RETURNING 1)
             INSERT INTO fraiseql_cache.tracked_tables (table_schema, table_name, domain, tenant_column)
-            VALUES (r.nspname, r.relname, r.domain, r.tenant_column)
+            SELECT r.nspname, r.relname, r.domain, r.tenant_column WHERE EXISTS (SELECT 1 FROM gone)
             ON CONFLICT DO NOTHING;
         END IF;
         -- Columns, types, defaults, attached partitions, trigger state: what

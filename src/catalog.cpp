@@ -8,13 +8,13 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_trigger.h"
-#include "nodes/makefuncs.h"
-#include "parser/parse_func.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 namespace fraiseql_cache::catalog {
@@ -62,9 +62,15 @@ bool scan_triggers(Oid index, AttrNumber attribute, Oid key_value, Oid function,
     return found;
 }
 
+// By catalog key, not by name lookup: a role writing to a tracked table
+// needs no USAGE on the extension's schema.
 Oid extension_function(const char *name, int nargs, Oid *types) {
-    List *qualified = list_make2(makeString(pstrdup("fraiseql_cache")), makeString(pstrdup(name)));
-    return LookupFuncName(qualified, nargs, types, true);
+    Oid nsp = get_namespace_oid("fraiseql_cache", true);
+    if (nsp == InvalidOid)
+        return InvalidOid;
+    oidvector *args = buildoidvector(types, nargs);
+    return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                           PointerGetDatum(args), ObjectIdGetDatum(nsp));
 }
 
 }  // namespace

@@ -142,7 +142,7 @@ void define_settings() {
     DefineCustomIntVariable(
         "fraiseql_cache.max_domains_per_role",
         "Number of domains one role other than a superuser may own.", nullptr,
-        &settings.max_domains_per_role, 256, 0, 1024 * 1024, PGC_SIGHUP, 0, nullptr, nullptr,
+        &settings.max_domains_per_role, 256, 0, 1024 * 1024, PGC_SUSET, 0, nullptr, nullptr,
         nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("fraiseql_cache");

@@ -33,8 +33,8 @@ Datum fraiseql_cache_stats(PG_FUNCTION_ARGS) {
     uint64_t tail = shared.ring.tail();
     int32_t pid = atomics::load_acquire(&st->worker_pid);
 
-    Datum values[24];
-    bool nulls[24] = {};
+    Datum values[27];
+    bool nulls[27] = {};
     int i = 0;
     values[i++] = Int32GetDatum(pid);
     nulls[i - 1] = pid == 0;
@@ -62,6 +62,9 @@ Datum fraiseql_cache_stats(PG_FUNCTION_ARGS) {
     values[i++] = Int64GetDatum(int64_t(atomics::load_acquire(&st->floor)));
     values[i++] = Float8GetDatum(double(atomics::load_relaxed(&c.last_batch_lag_us)) / 1000.0);
     values[i++] = Float8GetDatum(double(atomics::load_relaxed(&c.max_batch_lag_us)) / 1000.0);
+    values[i++] = u64(c.stalled_waits);
+    values[i++] = u64(c.collapsed_xacts);
+    values[i++] = u64(c.refused_domains);
     Assert(i == 24);
     HeapTuple tuple = heap_form_tuple(desc, values, nulls);
     return HeapTupleGetDatum(tuple);

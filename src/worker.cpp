@@ -42,10 +42,12 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/fd.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/pidfile.h"
 #include "utils/wait_event.h"
 }
 
@@ -60,6 +62,26 @@ bool extension_may_have_changed = true;
 void on_relcache_invalidation(Datum, Oid relid) {
     if (relid == InvalidOid || relid == watched_relation)
         extension_may_have_changed = true;
+}
+
+// Whether the postmaster is shutting down: it writes "stopping" into
+// postmaster.pid when a smart or fast shutdown begins. A worker terminated on
+// its own (pg_terminate_backend) sees the server still running.
+bool server_stopping() {
+    char path[MAXPGPATH];
+    snprintf(path, sizeof path, "%s/postmaster.pid", DataDir);
+    FILE *f = AllocateFile(path, "r");
+    if (f == nullptr)
+        return false;
+    char line[256];
+    bool stopping = false;
+    for (int n = 1; fgets(line, sizeof line, f) != nullptr; n++)
+        if (n == LOCK_FILE_LINE_PM_STATUS) {
+            stopping = strncmp(line, PM_STATUS_STOPPING, strlen(PM_STATUS_STOPPING)) == 0;
+            break;
+        }
+    FreeFile(f);
+    return stopping;
 }
 
 // Idle this long after a batch: flush it (see Worker::run).
@@ -174,10 +196,10 @@ void Worker::run() {
     // postmaster signals backends and the worker together, and a backend
     // in the middle of COMMIT still pushes to the ring: keep draining until
     // the other backends of the database are gone (bounded).
-    // Only a worker that is the last process of its database records a clean
-    // stop: one terminated alone (pg_terminate_backend) is restarted while
-    // backends keep committing into the ring, and a crash in that window must
-    // still raise.
+    // Only a worker that stops with the server, as the last process of its
+    // database, records a clean stop: one terminated alone
+    // (pg_terminate_backend) is restarted while backends keep committing into
+    // the ring, and a crash in that window must still raise.
     TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 3000);
     bool alone = false;
     for (;;) {
@@ -196,7 +218,8 @@ void Worker::run() {
     }
     while (step()) {
     }
-    if (alone && atomics::load_acquire(&state_->loaded)) {
+    if (alone && pg_call([] { return server_stopping(); }) &&
+        atomics::load_acquire(&state_->loaded)) {
         persistence::begin("fraiseql_cache: clean shutdown");
         if (persistence::extension_oid() == atomics::load_acquire(&state_->loaded_extension))
             persistence::write_state(atomics::load_acquire(&state_->floor), true);

@@ -4,7 +4,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS pg_fraiseql_cache;
 RESET client_min_messages;
-SELECT plan(43);
+SELECT plan(49);
 
 SELECT has_extension('pg_fraiseql_cache');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'pg_fraiseql_cache'), '1.0',
@@ -64,13 +64,24 @@ SELECT function_returns('fraiseql_cache', 'current_version', ARRAY['uuid', 'text
 SELECT has_function('fraiseql_cache', 'current_versions', ARRAY['uuid', 'text[]']);
 SELECT function_returns('fraiseql_cache', 'current_versions', ARRAY['uuid', 'text[]'], 'bigint[]');
 SELECT has_function('fraiseql_cache', 'stats', ARRAY[]::text[]);
+SELECT has_table('fraiseql_cache', 'domains', 'domains (owners) exists');
+SELECT col_type_is('fraiseql_cache', 'domains', 'owner', 'regrole', 'a domain''s owner is a role');
+SELECT has_table('fraiseql_cache', 'domain_floor', 'domain_floor exists');
+SELECT has_function('fraiseql_cache', 'set_domain_owner', ARRAY['text', 'regrole']);
+SELECT has_function('fraiseql_cache', 'drop_domain', ARRAY['text']);
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_proc p
+            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+           WHERE n.nspname = 'fraiseql_cache' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+             AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%')),
+          0, 'every PL/pgSQL function runs with a fixed search_path');
 SELECT volatility_is('fraiseql_cache', 'current_version', ARRAY['uuid', 'text'], 'volatile',
                      'current_version is volatile: it changes within a statement');
 
 -- pg_dump keeps rules, registrations and versions.
 SELECT set_eq($$SELECT c.relname::text FROM pg_extension e, unnest(e.extconfig) AS cfg(reloid)
                  JOIN pg_class c ON c.oid = cfg.reloid WHERE e.extname = 'pg_fraiseql_cache'$$,
-              ARRAY['domain_version', 'cascade_rules', 'tracked_tables', 'worker_state'],
+              ARRAY['domain_version', 'cascade_rules', 'tracked_tables', 'worker_state',
+                    'domains', 'domain_floor'],
               'configuration tables are dumped with their contents');
 
 -- Parameters exist with sane defaults.

@@ -36,6 +36,9 @@ bool read_update(detail::JsonReader &r, VersionUpdate *out) {
                 if (!r.read_int(&out->version))
                     return false;
                 have_version = true;
+            } else if (key == "domain_floor") {
+                if (!r.read_int(&out->domain_floor))
+                    return false;
             } else if (!r.skip_value()) {
                 return false;
             }

@@ -21,6 +21,17 @@ bool VersionMap::merge_existing(const PairKey &pair, Version v) {
     return true;
 }
 
+std::vector<std::pair<PairKey, Version>> VersionMap::raise_domain(const std::string &domain,
+                                                                   Version floor) {
+    std::vector<std::pair<PairKey, Version>> raised;
+    for (auto &kv : map_)
+        if (kv.first.domain == domain && kv.second < floor) {
+            kv.second = floor;
+            raised.emplace_back(kv.first, floor);
+        }
+    return raised;
+}
+
 std::optional<Version> VersionMap::get(const PairKey &pair) const {
     auto it = map_.find(pair);
     if (it == map_.end())

@@ -39,9 +39,15 @@ WatcherState::Lookup WatcherState::lookup(const std::string &tenant,
 std::vector<VersionUpdate> WatcherState::apply_heard(const std::vector<VersionUpdate> &updates) {
     std::vector<VersionUpdate> raised;
     std::unique_lock<std::shared_mutex> lock(mu_);
-    for (const VersionUpdate &u : updates)
+    for (const VersionUpdate &u : updates) {
         if (map_.merge(u.pair, u.version))
             raised.push_back(u);
+        // A whole-domain bump: tenants the server holds no version for
+        // (held here at the floor they read) move to the new floor.
+        if (u.domain_floor > 0)
+            for (const auto &[pair, v] : map_.raise_domain(u.pair.domain, u.domain_floor))
+                raised.push_back(VersionUpdate{pair, v});
+    }
     return raised;
 }
 

@@ -17,6 +17,19 @@ TEST(Notification, ParsesTheWorkersObjectFormat) {
     EXPECT_EQ((*u)[0].version, 43);
 }
 
+TEST(Notification, ReadsTheDomainFloorOfAWholeDomainBump) {
+    auto u = parse_notification(
+        R"({"tenant_id": "00000000-0000-0000-0000-000000000000", "domain": "contract", )"
+        R"("version": 50, "domain_floor": 48})");
+    ASSERT_TRUE(u.has_value());
+    EXPECT_EQ((*u)[0].version, 50);
+    EXPECT_EQ((*u)[0].domain_floor, 48);
+    auto plain = parse_notification(
+        R"({"tenant_id": "00000000-0000-0000-0000-000000000000", "domain": "contract", "version": 50})");
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ((*plain)[0].domain_floor, 0) << "no floor unless the payload names one";
+}
+
 TEST(Notification, ParsesArraysInOrder) {
     auto u = parse_notification(
         R"([{"tenant_id": "00000000-0000-0000-0000-00000000000A", "domain": "a", "version": 1},)"

@@ -28,6 +28,25 @@ TEST(WatcherState, UntrustedUntilLoaded) {
         << "a silent listener is not trusted";
 }
 
+// A whole-domain bump announces the all-tenants pair with the domain's new
+// floor: pairs held at an old floor (read for tenants the server has no
+// version of, so never announced one by one) must move too.
+TEST(WatcherState, DomainFloorRaisesEveryHeldPairOfTheDomain) {
+    WatcherState s;
+    s.apply_load({PairKey{kT, "d"}, PairKey{"00000000-0000-0000-0000-00000000000b", "d"},
+                  PairKey{kT, "other"}},
+                 {3, 70, 3}, {});
+    VersionUpdate u{PairKey{kAll, "d"}, 60, 55};
+    auto raised = s.apply_heard({u});
+    EXPECT_EQ(s.lookup(kT, {"d"}, true).versions, (std::vector<Version>{55}));
+    EXPECT_EQ(s.lookup("00000000-0000-0000-0000-00000000000b", {"d"}, true).versions,
+              (std::vector<Version>{70}))
+        << "a pair above the floor keeps its version";
+    EXPECT_EQ(s.lookup(kT, {"other"}, true).versions, (std::vector<Version>{3}))
+        << "other domains are untouched";
+    EXPECT_EQ(raised.size(), 2u) << "the all-tenants pair and the one pair below the floor";
+}
+
 TEST(WatcherState, ReadsInTheSameHealthyEpochBecomeHeld) {
     WatcherState s;
     s.apply_load({}, {}, {});

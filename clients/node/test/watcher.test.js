@@ -101,15 +101,17 @@ test('domain_floor raises every held pair of the domain; lsn is kept; unknown ke
   assert.ok(await w.waitUntilHealthy(20000));
   const [t1, t2, t3] = [h.newUuid(), h.newUuid(), h.newUuid()];
   for (const tn of [t1, t2]) await w.versions(tn, [domain, other]);
-  await notify(channel, JSON.stringify({ tenant_id: t2, domain, version: 500 }));
+  // Versions start at the server's floor (the clock after a new extension): offsets from it.
+  const base = (await w.versions(t1, [domain]))[0];
+  await notify(channel, JSON.stringify({ tenant_id: t2, domain, version: base + 500 }));
   await notify(channel, JSON.stringify([
-    { tenant_id: ALL_TENANTS, domain, version: 1000, domain_floor: 300, lsn: '0/16B3748', added_later: { x: [1] } },
+    { tenant_id: ALL_TENANTS, domain, version: base + 1000, domain_floor: base + 300, lsn: '0/16B3748', added_later: { x: [1] } },
   ]));
-  await h.waitFor(async () => (await w.versions(t1, [domain]))[0] === 300, 10000, 'the floor');
-  assert.deepEqual(await w.versions(t2, [domain, other]), [500, await h.serverVersion(db, t2, other)],
+  await h.waitFor(async () => (await w.versions(t1, [domain]))[0] === base + 300, 10000, 'the floor');
+  assert.deepEqual(await w.versions(t2, [domain, other]), [base + 500, await h.serverVersion(db, t2, other)],
     'a higher version stays; another domain is untouched');
-  assert.deepEqual(await w.versions(ALL_TENANTS, [domain]), [1000]);
-  assert.deepEqual(await w.versions(t3, [domain]), [300], 'a pair first read later: at least the floor');
+  assert.deepEqual(await w.versions(ALL_TENANTS, [domain]), [base + 1000]);
+  assert.deepEqual(await w.versions(t3, [domain]), [base + 300], 'a pair first read later: at least the floor');
   assert.equal(w.lsn(ALL_TENANTS, domain), '0/16B3748');
   assert.equal(w.health.lastLsn, '0/16B3748');
   assert.equal(w.counters.payloadErrors, 0);

@@ -45,6 +45,9 @@ struct PairKeyHash {
 struct VersionUpdate {
     PairKey pair;
     Version version = 0;
+    // Non-zero on the all-tenants pair of a whole-domain bump: every tenant
+    // of the domain now reads at least this.
+    Version domain_floor = 0;
 };
 
 }  // namespace fraiseql_cache::client

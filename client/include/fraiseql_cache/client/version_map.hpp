@@ -22,6 +22,9 @@ class VersionMap {
     bool merge(const PairKey &pair, Version v);
     // Raises an existing pair only; a pair not held is left absent.
     bool merge_existing(const PairKey &pair, Version v);
+    // Raises every held pair of `domain` to at least `floor`; returns the
+    // pairs raised with their new versions.
+    std::vector<std::pair<PairKey, Version>> raise_domain(const std::string &domain, Version floor);
 
     std::optional<Version> get(const PairKey &pair) const;
     bool contains(const PairKey &pair) const { return map_.count(pair) != 0; }
