@@ -100,3 +100,4 @@ run_suite server_cases tests/guarantees/server_cases.sh
 run_suite soak build/meson/soak_tests --gtest_brief=1
 run_suite clients scripts/test_clients.sh
 run_suite node_client scripts/test_node.sh
+run_suite python_client scripts/test_python.sh
