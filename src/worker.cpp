@@ -773,9 +773,11 @@ bool Worker::step() {
     for (const auto &[id, global] : scope_changes)
         if (!(id & kSpillDomain))
             shared.domains.set_flags(int32_t(id), global ? kDomainGlobal : 0u);
+    // Recorded before the committers wake: a session back from COMMIT sees
+    // its bumps in v_recent_invalidations too.
+    remember(batch, stored, oldest);
     finish_batch(end, overflow_seen);
     count(&Counters::batches);
-    remember(batch, stored, oldest);
     return end - start == kMaxBatchSlots;
 }
 
