@@ -8,6 +8,8 @@
 #
 # Environment:
 #   PG_SID_MAJOR   major version to fetch (default 18)
+#   PG_SID_SUITE   Debian suite to fetch it from (default sid; e.g. trixie
+#                  has postgresql-17)
 #   PG_SID_PREFIX  install prefix (default /opt/pg_fraiseql_cache/pg<MAJOR>)
 #   PG_SID_WORK    build directory, outside the repository
 #                  (default /var/cache/pg_fraiseql_cache/pg<MAJOR>-src)
@@ -19,6 +21,7 @@
 set -euo pipefail
 
 MAJOR=${PG_SID_MAJOR:-18}
+SUITE=${PG_SID_SUITE:-sid}
 PREFIX=${PG_SID_PREFIX:-/opt/pg_fraiseql_cache/pg$MAJOR}
 WORK=${PG_SID_WORK:-/var/cache/pg_fraiseql_cache/pg$MAJOR-src}
 JOBS=${PG_SID_JOBS:-$(nproc)}
@@ -64,35 +67,35 @@ apt_private() {  # apt_private apt-get|apt-cache ARGS...
 
 mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$WORK/src"
 MIRROR=$(debian_mirror)
-echo "deb-src [signed-by=$KEYRING] $MIRROR sid main" >"$APTDIR/sources.list"
+echo "deb-src [signed-by=$KEYRING] $MIRROR $SUITE main" >"$APTDIR/sources.list"
 echo "build_pg_from_sid: apt source list: $(cat "$APTDIR/sources.list")"
 need_packages
 
 if ! apt_private apt-get update >"$WORK/apt-update.log" 2>&1; then
   tail -n 20 "$WORK/apt-update.log" >&2
-  echo "build_pg_from_sid: apt-get update for sid failed (log: $WORK/apt-update.log)" >&2
+  echo "build_pg_from_sid: apt-get update for $SUITE failed (log: $WORK/apt-update.log)" >&2
   exit 1
 fi
 VERSION=$(apt_private apt-cache showsrc "$PKG" 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n1 || true)
 if [ -z "$VERSION" ]; then
-  echo "build_pg_from_sid: Debian sid has no source package $PKG (any more); set PG_SID_MAJOR to one it has" >&2
+  echo "build_pg_from_sid: Debian $SUITE has no source package $PKG (any more); set PG_SID_MAJOR to one it has, or PG_SID_SUITE" >&2
   exit 1
 fi
-echo "build_pg_from_sid: sid has $PKG $VERSION"
+echo "build_pg_from_sid: $SUITE has $PKG $VERSION"
 
 # Debian's per-version-dirs patch puts the server's libraries into
 # /usr/lib/postgresql/NN/lib unless libdir names "postgres": keep them
 # under PREFIX.
 CONFIGURE=(--prefix="$PREFIX" --libdir="$PREFIX/lib/postgresql" --without-llvm
-           --with-icu --with-readline --with-zlib --with-extra-version=" (Debian sid source $VERSION)")
+           --with-icu --with-readline --with-zlib --with-extra-version=" (Debian $SUITE source $VERSION)")
 STAMP=$PREFIX/.debian-source-version
 BUILD_ID="$PKG $VERSION ${CONFIGURE[*]} +contrib"
 
-# pgTAP for that server (the pgtap suite), from sid's pgtap source package.
+# pgTAP for that server (the pgtap suite), from the suite's pgtap source package.
 build_pgtap() {
   local pv dir tree orig
   pv=$(apt_private apt-cache showsrc pgtap 2>/dev/null | sed -n 's/^Version: //p' | sort -V | tail -n1 || true)
-  if [ -z "$pv" ]; then echo "build_pg_from_sid: note: sid has no pgtap source; the pgtap suite cannot run"; return 0; fi
+  if [ -z "$pv" ]; then echo "build_pg_from_sid: note: $SUITE has no pgtap source; the pgtap suite cannot run"; return 0; fi
   [ "$(cat "$PREFIX/.pgtap-version" 2>/dev/null)" = "$pv" ] && return 0
   dir=$WORK/src/pgtap-$pv
   if [ ! -f "$dir/.extracted" ]; then
