@@ -24,6 +24,10 @@ ROOT=$(pwd)
 export FRAISEQL_CLUSTER_DIR=${FRAISEQL_GUARANTEES_DIR:-/tmp/fc_guarantees}
 export FRAISEQL_PORT=${FRAISEQL_GUARANTEES_PORT:-55470}
 export FRAISEQL_DB=fc_guarantees
+# Logical replication for the publication case.
+export FRAISEQL_EXTRA_CONF="wal_level = logical
+max_replication_slots = 4
+max_wal_senders = 4"
 CLUSTER="$ROOT/scripts/cluster.sh"
 trap '"$CLUSTER" destroy >/dev/null 2>&1' EXIT
 
@@ -186,6 +190,45 @@ unmoved=$(q -c "SELECT count(*) FROM tv_many WHERE fraiseql_cache.current_versio
 read resets_after collapsed_after <<<"$(q -F' ' -c "SELECT resets + overflows, collapsed_transactions FROM fraiseql_cache.stats()")"
 ok=1; [ "$unmoved" -eq 0 ] && [ "$resets_after" -eq "$resets_before" ] && [ "$after" -eq $((before + 1)) ] && ok=0
 check hundred_thousand_tenants $ok "tenants not moved: $unmoved of 100000; resets or overflows: $((resets_after - resets_before)); handed off per domain: $((collapsed_after - collapsed_before)); a concurrent commit elsewhere: +$((after - before))"
+
+# ---- a publication FOR ALL TABLES: a subscriber imports none of the extension's rows ----
+q -c "INSERT INTO fraiseql_cache.cascade_rules VALUES ('g', 'g_published')"
+q -c "CREATE PUBLICATION fc_all FOR ALL TABLES"
+q -c "SELECT pg_create_logical_replication_slot('fc_sub', 'pgoutput')" >/dev/null
+q -d postgres -c "CREATE DATABASE fc_sub"
+q -d fc_sub -c "CREATE EXTENSION pg_fraiseql_cache" 2>/dev/null
+q -d fc_sub -c "CREATE TABLE tv_g (id int PRIMARY KEY, tenant_id uuid, n int DEFAULT 0);
+                CREATE TABLE tv_many (id int, tenant_id uuid); CREATE TABLE tv_mig (id int, tenant_id uuid)"
+q -d fc_sub -c "CREATE SUBSCRIPTION fc_sub CONNECTION 'host=$PGHOST port=$PGPORT dbname=$FRAISEQL_DB user=postgres'
+                PUBLICATION fc_all WITH (create_slot = false, slot_name = 'fc_sub')"
+q -c "UPDATE tv_g SET n = 4242 WHERE id = 1"
+arrived=0
+for _ in $(seq 200); do
+  [ "$(q -d fc_sub -c "SELECT count(*) FROM tv_g WHERE n = 4242" 2>/dev/null)" = 1 ] && { arrived=1; break; }
+  sleep 0.1
+done
+imported=$(q -d fc_sub -c "SELECT (SELECT count(*) FROM fraiseql_cache.cascade_rules) + (SELECT count(*) FROM fraiseql_cache.worker_state)
+                            + (SELECT count(*) FROM fraiseql_cache.domain_version) + (SELECT count(*) FROM fraiseql_cache.tracked_tables)")
+errors=$(grep -c "duplicate key value violates unique constraint \"worker_state_pkey\"" "$FRAISEQL_CLUSTER_DIR/server.log")
+q -d fc_sub -c "DROP SUBSCRIPTION fc_sub" >/dev/null
+q -c "DROP PUBLICATION fc_all; DELETE FROM fraiseql_cache.cascade_rules"
+ok=1; [ "$arrived" -eq 1 ] && [ "$imported" -eq 0 ] && [ "$errors" -eq 0 ] && ok=0
+check publication_for_all_tables $ok "application row replicated: $arrived; rows of the extension's tables imported: $imported; apply errors on worker_state: $errors"
+
+# ---- more domains than shared memory names: exact answers, a WARNING naming max_domains --
+echo "fraiseql_cache.max_domains = 64" >>"$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
+"$CLUSTER" restart fast >/dev/null
+wait_serving
+log_from=$(wc -c <"$FRAISEQL_CLUSTER_DIR/server.log")
+q -c "SELECT fraiseql_cache.invalidate('$T1', 'spill_' || g) FROM generate_series(1, 100) g" >/dev/null
+q -c "SELECT fraiseql_cache.invalidate('$T1', 'spill_' || g) FROM generate_series(1, 100) g" >/dev/null
+wrong=$(q -c "SELECT count(*) FROM generate_series(1, 100) g
+              WHERE fraiseql_cache.current_version('$T1', 'spill_' || g) IS DISTINCT FROM
+                    (SELECT version FROM fraiseql_cache.domain_version WHERE tenant_id = '$T1' AND domain = 'spill_' || g)")
+warning=$(tail -c +"$((log_from + 1))" "$FRAISEQL_CLUSTER_DIR/server.log" | grep -c "fraiseql_cache.max_domains (now 64)")
+ok=1; [ "$wrong" -eq 0 ] && [ "$warning" -ge 1 ] && ok=0
+check domains_beyond_shared_memory $ok "100 domains with max_domains = 64: wrong answers $wrong, WARNINGs naming max_domains $warning"
+sed -i '/^fraiseql_cache.max_domains = 64$/d' "$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
 
 # ---- a bad value in postgresql.conf stops the start -------------------------------------
 echo "fraiseql_cache.ring_size = 1000" >>"$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
