@@ -2,7 +2,8 @@
 # Builds contracts_api against the client library's build tree, starts two
 # instances sharing one Redis, and checks: hits, an update from another
 # connection turning the next read into a miss with fresh data, an entry
-# shared between instances, and read-your-writes through the API.
+# shared between instances, read-your-writes through the API, and
+# conditional requests (ETag, If-None-Match -> 304 without touching the data).
 #
 # Needs: PGHOST/PGPORT/PGUSER/PGDATABASE (the served database),
 # FRAISEQL_REDIS_HOST/FRAISEQL_REDIS_PORT (a running redis-server) and
@@ -134,4 +135,138 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --data "x" "$api1/tenants/
 [ "$code" = 404 ] || fail "PUT of another tenant's contract answered $code"
 curl -sS "$api1/healthz" | grep -q '"watcher_healthy": true' || fail "healthz"
 ok "healthz: $(curl -sS "$api1/healthz")"
+
+# ---- conditional requests: ETag and If-None-Match ------------------------------
+# req URL [curl args...] -> $code, $etag, $cache, $body, $size
+req() {
+  local u=$1
+  shift
+  local out
+  rm -f "$tmp/body"  # curl writes no file for an empty body
+  out=$(curl -sS -D "$tmp/headers" -o "$tmp/body" -w '%{http_code} %{size_download}' "$@" "$u") || fail "request $u"
+  code=${out% *}
+  size=${out#* }
+  etag=$(header ETag)
+  cache=$(header X-Cache)
+  body=$(cat "$tmp/body" 2>/dev/null || true)
+}
+header() { sed -n "s/^$1: *//Ip" "$tmp/headers" | tr -d '\r'; }
+# counters URL -> "data_queries hits misses refused_stale store_errors not_modified"
+counters() {
+  local h
+  h=$(curl -sS "$1/healthz") || fail "healthz"
+  for k in data_queries hits misses refused_stale store_errors not_modified; do
+    printf '%s ' "$(echo "$h" | sed -n "s/.*\"$k\": \([0-9]*\).*/\1/p")"
+  done
+}
+# the same counters with not_modified one higher
+plus_one_304() { echo "$1" | awk '{ $6 = $6 + 1; print $0 " " }'; }
+a_url=$api1/tenants/$ta/contracts
+b_url=$api1/tenants/$tb/contracts
+
+req "$a_url"
+[ "$code" = 200 ] || fail "GET answered $code"
+echo "$etag" | grep -Eq '^"v1-[0-9a-f]{16}"$' || fail "no strong ETag on a cached GET: '$etag'"
+[ "$(header Cache-Control)" = "private, no-cache" ] || fail "Cache-Control: $(header Cache-Control)"
+etag_a=$etag
+body_a=$body
+req "$a_url"
+[ "$etag" = "$etag_a" ] || fail "the ETag changed without a write: $etag_a then $etag"
+ok "GET: 200 with ETag $etag_a (stable across reads)"
+
+# 304: no body, and neither the cache nor the database was read
+before=$(counters "$api1")
+req "$a_url" -H "If-None-Match: $etag_a"
+[ "$code" = 304 ] || fail "If-None-Match with the current ETag answered $code"
+[ "$size" = 0 ] || fail "a 304 carried a body of $size bytes"
+[ "$etag" = "$etag_a" ] || fail "the 304 should repeat the ETag, sent '$etag'"
+[ -z "$cache" ] || fail "a 304 went through the cache (X-Cache: $cache)"
+after=$(counters "$api1")
+[ "$after" = "$(plus_one_304 "$before")" ] ||
+  fail "a 304 touched the data (data_queries hits misses refused_stale store_errors not_modified: $before -> $after)"
+ok "If-None-Match: current ETag -> 304, empty body; data queries and cache reads unchanged ($before-> $after)"
+
+req "$api2/tenants/$ta/contracts" -H "If-None-Match: $etag_a"
+[ "$code" = 304 ] || fail "the other instance should recognise the ETag, answered $code"
+ok "api2 answers 304 to api1's ETag (the tag depends on tenant, domain and version only)"
+
+req "$a_url" -H "If-None-Match: W/$etag_a"
+[ "$code" = 304 ] && [ "$size" = 0 ] || fail "weak W/ form of the current tag answered $code"
+ok "If-None-Match: W/\"...\" -> 304 (weak comparison)"
+req "$a_url" -H 'If-None-Match: *'
+[ "$code" = 304 ] && [ "$etag" = "$etag_a" ] || fail "If-None-Match: * answered $code ($etag)"
+ok "If-None-Match: * -> 304"
+req "$a_url" -H "If-None-Match: \"v1-0000000000000000\", W/\"other\" , $etag_a"
+[ "$code" = 304 ] || fail "a list containing the current tag answered $code"
+req "$a_url" -H 'If-None-Match: "v1-0000000000000000"' -H "If-None-Match: W/$etag_a"
+[ "$code" = 304 ] || fail "the current tag in a second If-None-Match field answered $code"
+ok "If-None-Match: a list (and repeated fields) containing the tag -> 304"
+before=$(counters "$api1")
+req "$a_url" -H 'If-None-Match: "v1-0000000000000000", W/"v1-1111111111111111"'
+[ "$code" = 200 ] && [ "$etag" = "$etag_a" ] && [ "$body" = "$body_a" ] ||
+  fail "a list without the current tag: $code $etag $body"
+[ "$before" != "$(counters "$api1")" ] || fail "a 200 left every counter unchanged"
+ok "If-None-Match: a list without the tag -> 200 with the body"
+req "$a_url" -H 'If-None-Match: v1-unquoted'
+[ "$code" = 400 ] && [ -z "$etag" ] || fail "a malformed If-None-Match answered $code ($etag)"
+req "$a_url" -H 'If-None-Match: *, "x"'
+[ "$code" = 400 ] || fail "'*' in a list answered $code"
+ok "malformed If-None-Match -> 400 (no ETag): $body"
+
+# the other tenant: its own tag; tenant A's never matches
+req "$b_url"
+[ "$code" = 200 ] && [ -n "$etag" ] && [ "$etag" != "$etag_a" ] || fail "tenant B: $code '$etag'"
+etag_b=$etag
+req "$b_url" -H "If-None-Match: $etag_a"
+[ "$code" = 200 ] && echo "$body" | grep -q '"gamma"' || fail "tenant A's ETag on tenant B answered $code"
+req "$a_url" -H "If-None-Match: $etag_b"
+[ "$code" = 200 ] || fail "tenant B's ETag on tenant A answered $code"
+ok "another tenant's ETag never matches (A $etag_a, B $etag_b)"
+
+# a write through the API: no ETag on it; the old tag then gets 200 + a new tag
+req "$api1/tenants/$ta/contracts/2" -X PUT --data "beta etag"
+[ "$code" = 204 ] && [ -z "$etag" ] || fail "PUT: $code, ETag '$etag'"
+before=$(counters "$api1")
+req "$a_url" -H "If-None-Match: $etag_a"
+[ "$code" = 200 ] || fail "after a PUT the old ETag answered $code"
+echo "$body" | grep -q '"beta etag"' || fail "after a PUT: stale body $body"
+[ -n "$etag" ] && [ "$etag" != "$etag_a" ] || fail "after a PUT: ETag '$etag' (was $etag_a)"
+[ "$(echo "$(counters "$api1")" | cut -d' ' -f1)" -gt "$(echo "$before" | cut -d' ' -f1)" ] ||
+  fail "after a PUT the 200 ran no data query"
+etag_put=$etag
+req "$a_url" -H "If-None-Match: $etag_put"
+[ "$code" = 304 ] || fail "the new ETag answered $code"
+ok "PUT (no ETag) then If-None-Match: old tag -> 200, fresh body, new ETag $etag_put; new tag -> 304"
+
+# a write from SQL: until the notification arrives the old tag may still get
+# a 304; the first 200 carries the new data and a new tag, and from then on the
+# old tag never matches again.
+psql -X -q -v ON_ERROR_STOP=1 -c "UPDATE $table SET amount = 4242 WHERE id = 1" >/dev/null
+got_200=0
+for i in $(seq 200); do
+  req "$a_url" -H "If-None-Match: $etag_put"
+  if [ "$code" = 200 ]; then got_200=1; break; fi
+  [ "$code" = 304 ] || fail "during the update: $code"
+  sleep 0.02
+done
+[ "$got_200" = 1 ] || fail "the SQL update never changed the ETag"
+echo "$body" | grep -q '4242' || fail "the 200 after the SQL update has old data: $body"
+[ -n "$etag" ] && [ "$etag" != "$etag_put" ] || fail "the 200 after the SQL update kept ETag $etag"
+etag_sql=$etag
+for i in 1 2 3; do
+  req "$a_url" -H "If-None-Match: $etag_put"
+  [ "$code" = 200 ] || fail "the superseded ETag matched again ($code)"
+done
+req "$a_url" -H "If-None-Match: $etag_sql"
+[ "$code" = 304 ] || fail "the ETag after the SQL update answered $code"
+req "$b_url" -H "If-None-Match: $etag_b"
+[ "$code" = 304 ] || fail "tenant B's tag should survive tenant A's writes, answered $code"
+ok "UPDATE from psql -> 200 with the new data and ETag $etag_sql; tenant B still 304"
+
+# non-cacheable responses carry no ETag
+req "$api1/healthz"
+[ "$code" = 200 ] && [ -z "$etag" ] || fail "healthz carried ETag '$etag'"
+req "$api1/tenants/$tb/contracts/1" -X PUT --data "x"
+[ "$code" = 404 ] && [ -z "$etag" ] || fail "a 404 PUT: $code, ETag '$etag'"
+ok "healthz, PUT and errors carry no ETag"
 echo "rest-api: all checks passed"

@@ -30,6 +30,7 @@ pqxx::connection &ContractRepository::conn() {
 
 std::string ContractRepository::list_json(const std::string &tenant) {
     std::lock_guard<std::mutex> lock(mu_);
+    list_queries_.fetch_add(1, std::memory_order_relaxed);
     try {
         pqxx::nontransaction tx(conn());
         pqxx::result r = tx.exec_params(

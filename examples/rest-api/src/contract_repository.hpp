@@ -1,6 +1,8 @@
 // The service's data access: per-tenant contract lists from PostgreSQL.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +18,9 @@ class ContractRepository {
 
     // The tenant's contracts as a JSON array, ordered by id.
     std::string list_json(const std::string &tenant);
+    // How many list_json() queries have been run (served in /healthz, so a
+    // client can see that a 304 or a cache hit did not touch the data).
+    std::uint64_t list_queries() const { return list_queries_.load(std::memory_order_relaxed); }
     // Renames a contract; false when the tenant has no such contract.
     bool rename(const std::string &tenant, long long id, const std::string &name);
 
@@ -26,6 +31,7 @@ class ContractRepository {
     std::string table_;
     std::mutex mu_;  // one connection, one query at a time
     std::unique_ptr<pqxx::connection> conn_;
+    std::atomic<std::uint64_t> list_queries_{0};
 };
 
 }  // namespace contracts_api
