@@ -265,23 +265,30 @@ $fn$;
 CREATE FUNCTION fraiseql_cache._table_version(tenant uuid, domain text,
                                               OUT version bigint, OUT final boolean)
 RETURNS record
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT GREATEST(
-             COALESCE(
-               (SELECT dv.version FROM fraiseql_cache.domain_version dv
-                 WHERE dv.domain = $2
-                   AND dv.tenant_id = CASE WHEN EXISTS (
-                         SELECT 1 FROM fraiseql_cache.tracked_tables tt
-                          WHERE tt.domain = $2 AND tt.tenant_column IS NULL)
-                       THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE $1 END),
-               (SELECT ws.floor FROM fraiseql_cache.worker_state ws WHERE ws.id = 1),
-               0),
-             (SELECT df.floor FROM fraiseql_cache.domain_floor df WHERE df.domain = $2)),
-           COALESCE((SELECT ws.clean_shutdown FROM fraiseql_cache.worker_state ws
-                      WHERE ws.id = 1), true)
+-- PL/pgSQL keeps its plans for the session: on a hot standby every read
+-- comes here.
+DECLARE
+    ws_floor bigint;
+    clean boolean;
+    dom_floor bigint;
+    pair bigint;
+BEGIN
+    SELECT ws.floor, ws.clean_shutdown INTO ws_floor, clean
+      FROM fraiseql_cache.worker_state ws WHERE ws.id = 1;
+    SELECT df.floor INTO dom_floor FROM fraiseql_cache.domain_floor df WHERE df.domain = $2;
+    SELECT dv.version INTO pair FROM fraiseql_cache.domain_version dv
+     WHERE dv.domain = $2
+       AND dv.tenant_id = CASE WHEN EXISTS (
+             SELECT 1 FROM fraiseql_cache.tracked_tables tt
+              WHERE tt.domain = $2 AND tt.tenant_column IS NULL)
+           THEN '00000000-0000-0000-0000-000000000000'::uuid ELSE $1 END;
+    version := GREATEST(COALESCE(pair, ws_floor, 0), dom_floor);
+    final := COALESCE(clean, true);
+END
 $fn$;
 
 -- A table and, when it is partitioned, all its partitions (pg_partition_tree

@@ -39,7 +39,16 @@ uint64_t version_from_table(const TenantId &tenant, const char *domain, std::siz
                            PointerGetDatum(cstring_to_text_with_len(domain, int(len)))};
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
-        if (SPI_execute_with_args(sql, 2, types, values, nullptr, true, 1) != SPI_OK_SELECT ||
+        // Prepared once per backend (a hot standby answers every read this
+        // way); the plan cache replans it when the function changes.
+        static SPIPlanPtr plan = nullptr;
+        if (plan == nullptr) {
+            SPIPlanPtr fresh = SPI_prepare(sql, 2, types);
+            if (fresh == nullptr || SPI_keepplan(fresh) != 0)
+                elog(ERROR, "pg_fraiseql_cache: preparing the table read failed");
+            plan = fresh;
+        }
+        if (SPI_execute_plan(plan, values, nullptr, true, 1) != SPI_OK_SELECT ||
             SPI_processed != 1)
             elog(ERROR, "pg_fraiseql_cache: reading domain_version failed");
         bool isnull = false;
