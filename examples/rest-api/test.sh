@@ -196,7 +196,7 @@ ok "If-None-Match: W/\"...\" -> 304 (weak comparison)"
 req "$a_url" -H 'If-None-Match: *'
 [ "$code" = 304 ] && [ "$etag" = "$etag_a" ] || fail "If-None-Match: * answered $code ($etag)"
 ok "If-None-Match: * -> 304"
-req "$a_url" -H "If-None-Match: \"v1-0000000000000000\", W/\"other\" , $etag_a"
+req "$a_url" -H "If-None-Match: \"v1-0000000000000000\", $etag_a , W/\"other\""
 [ "$code" = 304 ] || fail "a list containing the current tag answered $code"
 req "$a_url" -H 'If-None-Match: "v1-0000000000000000"' -H "If-None-Match: W/$etag_a"
 [ "$code" = 304 ] || fail "the current tag in a second If-None-Match field answered $code"
@@ -221,7 +221,18 @@ req "$b_url" -H "If-None-Match: $etag_a"
 [ "$code" = 200 ] && echo "$body" | grep -q '"gamma"' || fail "tenant A's ETag on tenant B answered $code"
 req "$a_url" -H "If-None-Match: $etag_b"
 [ "$code" = 200 ] || fail "tenant B's ETag on tenant A answered $code"
-ok "another tenant's ETag never matches (A $etag_a, B $etag_b)"
+# two tenants never written share a version (the floor): the tenant alone
+# tells their tags apart
+tc=cccccccc-3333-4333-8333-$(printf '%012d' $$)
+td=dddddddd-4444-4444-8444-$(printf '%012d' $$)
+req "$api1/tenants/$tc/contracts"
+etag_c=$etag
+versions_c=$(header X-Cache-Versions)
+req "$api1/tenants/$td/contracts" -H "If-None-Match: $etag_c"
+[ "$code" = 200 ] && [ "$(header X-Cache-Versions)" = "$versions_c" ] ||
+  fail "unwritten tenants: $code, versions $versions_c and $(header X-Cache-Versions)"
+[ -n "$etag_c" ] && [ -n "$etag" ] && [ "$etag" != "$etag_c" ] || fail "unwritten tenants share ETag $etag"
+ok "another tenant's ETag never matches (A $etag_a, B $etag_b; at equal versions $versions_c: $etag_c, $etag)"
 
 # a write through the API: no ETag on it; the old tag then gets 200 + a new tag
 req "$api1/tenants/$ta/contracts/2" -X PUT --data "beta etag"
