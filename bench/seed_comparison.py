@@ -13,8 +13,8 @@ rows is its own committed transaction, timed client-side to COMMIT returned.
 Rounds interleave the variants (start rotated each round; within a round each
 variant runs its statements back to back, so that work its commits leave to the
 background worker falls on its own statements), VACUUM between blocks; a
-round's figure is the p50 of its statements, the report gives the
-median over rounds with min and max.
+round's figure is the p50 of its statements; the report gives the median over
+rounds with min and max, and compares variants paired within each round.
 
 Part 2, an application in front of a cache. 95% reads / 5% single-row writes,
 tenant uniform over --tenants, key Zipf(--zipf) over --keys per tenant, paced
@@ -37,8 +37,13 @@ the writer committed (the loop is single-threaded, so that is the database's
 committed value when the hit is served). Figures cover the time after
 --warmup seconds of each round (the cache starts empty every round).
 
-It measures; it never passes or fails on time. Connection: the PG* variables;
-the database must be the one pg_fraiseql_cache's worker serves.
+    cd bench && /usr/bin/python3 seed_comparison.py [--output FILE] [--json FILE]
+
+It measures; it never passes or fails on time. It writes bench/SEED_COMPARISON.md
+(--output, or $BENCH_SEED_COMPARISON) and prints the same section. Connection:
+the PG* variables; the database must be the one pg_fraiseql_cache's worker
+serves. The client is imported from clients/python/src (pure Python, psycopg 3
+from Debian; nothing to install). BENCH_QUICK=1: a short smoke run.
 """
 
 import argparse
@@ -354,6 +359,8 @@ def count_mm(s):
 
 def report(meta, wres, cres, counters, args, seconds):
     out = ["## Seed README claims, measured side by side", ""]
+    if os.environ.get("BENCH_QUICK") == "1":
+        out += ["*BENCH_QUICK=1: a smoke test of the driver, not figures to quote.*", ""]
     out.append(f"`bench/seed_comparison.py` ({seconds:.0f} s). Machine: {meta['machine']}; "
                f"load average {meta['load_start']} at start, {meta['load_mid']} after the write "
                f"latency part, {meta['load_end']} at end "
@@ -503,8 +510,8 @@ def differences(wres, cres):
         f"{n(stale['ttl1'])} (1 s) and {n(stale['ttl5'])} (5 s) stale hits per round, "
         "which a bare hit-rate figure hides.")
     txt.append(
-        f"*Stale hits.* Per-row NOTIFY served {n(stale['rownotify'])} per round (the "
-        "notification arrives after COMMIT returns, and a read in between is served the old "
+        f"*Stale hits.* Per-row NOTIFY served {n(stale['rownotify'])} per round (its "
+        "notification arrives after COMMIT returns: a read in between is served the old "
         f"row); versions read over SQL {n(stale['fc_sql'])}, the watcher without refresh() "
         f"{n(stale['fc_watch'])} (it can lag by the notification delay; this loop is paced, so "
         f"the listener usually wins) and with refresh() {n(stale['fc_watch_refresh'])}.")
@@ -521,12 +528,14 @@ args_note = {}
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--output", default=os.path.join(HERE, "SEED_COMPARISON.md"),
-                   help="Markdown file written (default bench/SEED_COMPARISON.md; '-' for none)")
+    p.add_argument("--output", default=os.environ.get("BENCH_SEED_COMPARISON",
+                                                     os.path.join(HERE, "SEED_COMPARISON.md")),
+                   help="Markdown file written (default $BENCH_SEED_COMPARISON, else "
+                   "bench/SEED_COMPARISON.md; '-' for none)")
     p.add_argument("--json", help="headline figures as JSON (for scripts/benchmark.sh's run)")
     p.add_argument("--commit", help="the commit the installed extension was built from "
                    "(default: this checkout's HEAD)")
-    p.add_argument("--write-rounds", type=int, default=7)
+    p.add_argument("--write-rounds", type=int, default=15)
     p.add_argument("--rounds", type=int, default=3, help="cache workload rounds")
     p.add_argument("--seconds", type=float, default=10.0, help="per variant per round")
     p.add_argument("--warmup", type=float, default=2.0)
