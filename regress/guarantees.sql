@@ -29,6 +29,13 @@ SELECT v(:t1, 'part') > :a AS dropped_partition_moved;
 SELECT v(:t2, 'part') AS b \gset
 ALTER TABLE tv_part DETACH PARTITION tv_part_b;
 SELECT v(:t2, 'part') > :b AS detached_moved;
+-- DETACH ... CONCURRENTLY: its first commit already hides the rows.
+CREATE TABLE tv_part_d PARTITION OF tv_part FOR VALUES IN ('00000000-0000-0000-0000-00000000000d');
+INSERT INTO tv_part VALUES (4, '00000000-0000-0000-0000-00000000000d', 'd');
+SELECT v('00000000-0000-0000-0000-00000000000d', 'part') AS d \gset
+ALTER TABLE tv_part DETACH PARTITION tv_part_d CONCURRENTLY;
+SELECT v('00000000-0000-0000-0000-00000000000d', 'part') > :d AS detached_concurrently_moved;
+DROP TABLE tv_part_d;
 -- ATTACH of a table holding rows of a tenant the domain never saw.
 CREATE TABLE tv_part_f (id int, tenant_id uuid, name text);
 INSERT INTO tv_part_f VALUES (9, :t9, 'pre-existing');

@@ -113,20 +113,29 @@ SELECT fraiseql_cache.drop_domain('sec_orders');
 -- a trigger created by hand on one's own table: refused at once
 CREATE TRIGGER zz_fraiseql_cache_row BEFORE INSERT OR UPDATE OR DELETE ON sec_b.tv_mine
     FOR EACH ROW EXECUTE FUNCTION fraiseql_cache.track_row('sec_orders', 'tenant_id');
--- and one that got there while event triggers were off (session_replication_role
--- = replica, a superuser's restore) bumps nothing: not a write, a TRUNCATE or a DROP
+-- (also with session_replication_role = replica: the event triggers are ALWAYS)
 RESET ROLE;
 SET session_replication_role = replica;
 CREATE TRIGGER zz_fraiseql_cache_row BEFORE INSERT OR UPDATE OR DELETE ON sec_b.tv_mine
     FOR EACH ROW EXECUTE FUNCTION fraiseql_cache.track_row('sec_orders', 'tenant_id');
-ALTER TABLE sec_b.tv_mine ENABLE ALWAYS TRIGGER zz_fraiseql_cache_row;
 RESET session_replication_role;
+-- and one that got there while event triggers were off (a superuser's
+-- restore in single-user mode, say) bumps nothing: not a write, a TRUNCATE or a DROP
+ALTER EVENT TRIGGER fraiseql_cache_ddl_command_end DISABLE;
+CREATE TRIGGER zz_fraiseql_cache_row BEFORE INSERT OR UPDATE OR DELETE ON sec_b.tv_mine
+    FOR EACH ROW EXECUTE FUNCTION fraiseql_cache.track_row('sec_orders', 'tenant_id');
+ALTER TABLE sec_b.tv_mine ENABLE ALWAYS TRIGGER zz_fraiseql_cache_row;
+ALTER EVENT TRIGGER fraiseql_cache_ddl_command_end ENABLE ALWAYS;
 SET ROLE sec_app_b;
 INSERT INTO sec_b.tv_mine VALUES (1, :ta);
 -- the bookkeeping helpers called directly
 SELECT fraiseql_cache._register_table('sec_b.tv_mine');
 SELECT fraiseql_cache._note_registration('sec_orders');
 SELECT fraiseql_cache._check_domain_access('sec_orders', 'bump');
+SELECT fraiseql_cache._setup_ddl(true);
+SELECT fraiseql_cache._install_triggers('sec_a.tv_orders', 'sec_orders', 'tenant_id');
+-- a domain nobody owns (a rule target, say) is dropped by superusers only
+SELECT fraiseql_cache.drop_domain('sec_nobody_owns');
 -- TRUNCATE and DROP of the table carrying that trigger
 TRUNCATE sec_b.tv_mine;
 DROP TRIGGER zz_fraiseql_cache_row ON sec_b.tv_mine;

@@ -121,6 +121,7 @@ AS 'MODULE_PATHNAME', 'fraiseql_cache_rules_changed';
 CREATE TRIGGER rules_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON fraiseql_cache.cascade_rules
     FOR EACH STATEMENT EXECUTE FUNCTION fraiseql_cache._rules_changed();
+ALTER TABLE fraiseql_cache.cascade_rules ENABLE ALWAYS TRIGGER rules_changed;
 
 -- Logical replication (a publication FOR ALL TABLES) must not carry one
 -- server's versions, rules or state into another: rows a replication worker
@@ -140,6 +141,11 @@ BEGIN
             'FOR EACH ROW EXECUTE FUNCTION fraiseql_cache._replicated_write()', t);
         EXECUTE pg_catalog.format(
             'ALTER TABLE fraiseql_cache.%I ENABLE REPLICA TRIGGER replicated_write', t);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER replicated_truncate BEFORE TRUNCATE ON fraiseql_cache.%I '
+            'FOR EACH STATEMENT EXECUTE FUNCTION fraiseql_cache._replicated_write()', t);
+        EXECUTE pg_catalog.format(
+            'ALTER TABLE fraiseql_cache.%I ENABLE REPLICA TRIGGER replicated_truncate', t);
     END LOOP;
 END
 $do$;
@@ -218,11 +224,18 @@ RETURNS void
 LANGUAGE C STRICT VOLATILE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_register_table';
 
--- Marks setup_table_invalidation()'s own DDL (NULL: only reads the mark).
-CREATE FUNCTION fraiseql_cache._setup_ddl(on_off boolean)
+-- Whether the DDL running now is _install_triggers()' own.
+CREATE FUNCTION fraiseql_cache._setup_ddl()
 RETURNS boolean
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_setup_ddl';
+
+-- Drops and creates the table's two triggers as the caller (CREATE TRIGGER
+-- checks that it owns the table).
+CREATE FUNCTION fraiseql_cache._install_triggers(rel regclass, domain text, tenant_column text)
+RETURNS void
+LANGUAGE C STRICT VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_install_triggers';
 
 -- At commit, the worker re-reads the scope of a domain a table left.
 CREATE FUNCTION fraiseql_cache._note_registration(domain text)
@@ -355,6 +368,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     n int;
+    dom text;
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = rel AND t.tgname = 'zz_fraiseql_cache_row') THEN
@@ -362,10 +376,18 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Use fraiseql_cache.remove_table_invalidation().';
     END IF;
-    DELETE FROM fraiseql_cache.tracked_tables t
-     USING pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
-     WHERE c.oid = rel AND t.table_schema = ns.nspname AND t.table_name = c.relname;
-    GET DIAGNOSTICS n = ROW_COUNT;
+    -- The worker re-reads the scope of the domain the table leaves.
+    n := 0;
+    FOR dom IN WITH d AS (
+                   DELETE FROM fraiseql_cache.tracked_tables t
+                    USING pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+                    WHERE c.oid = rel AND t.table_schema = ns.nspname AND t.table_name = c.relname
+                RETURNING t.domain)
+               SELECT d.domain FROM d
+    LOOP
+        PERFORM fraiseql_cache._note_registration(dom);
+        n := n + 1;
+    END LOOP;
     RETURN n > 0;
 END
 $fn$;
@@ -468,25 +490,12 @@ BEGIN
     expected_args := pg_catalog.encode(pg_catalog.convert_to(dom, 'UTF8'), 'escape') || '\000' ||
                      pg_catalog.encode(pg_catalog.convert_to(col_arg, 'UTF8'), 'escape') || '\000';
     IF (SELECT count(*) FROM pg_catalog.pg_trigger t
-         WHERE t.tgrelid = rel AND t.tgenabled = 'A'
-           AND t.tgname IN ('zz_fraiseql_cache_row', 'zz_fraiseql_cache_truncate')
+         WHERE t.tgrelid = rel AND t.tgenabled = 'A' AND t.tgqual IS NULL
+           AND t.tgfoid = 'fraiseql_cache.track_row()'::pg_catalog.regprocedure
+           AND ((t.tgname = 'zz_fraiseql_cache_row' AND t.tgtype = 31)          -- ROW BEFORE INSERT UPDATE DELETE
+                OR (t.tgname = 'zz_fraiseql_cache_truncate' AND t.tgtype = 34)) -- STATEMENT BEFORE TRUNCATE
            AND pg_catalog.encode(t.tgargs, 'escape') = expected_args) <> 2 THEN
-        PERFORM fraiseql_cache._setup_ddl(true);
-        PERFORM fraiseql_cache._drop_triggers(rel);
-        -- BEFORE ROW: no after-trigger queue per row. Named to fire after the
-        -- table's other BEFORE triggers (alphabetical order), so it sees the
-        -- final tenant of the row.
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER zz_fraiseql_cache_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
-            'FOR EACH ROW EXECUTE FUNCTION fraiseql_cache.track_row(%L, %L)', rel, dom, col_arg);
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER zz_fraiseql_cache_truncate BEFORE TRUNCATE ON %s '
-            'FOR EACH STATEMENT EXECUTE FUNCTION fraiseql_cache.track_row(%L, %L)', rel, dom, col_arg);
-        -- ALWAYS: logical replication apply and session_replication_role =
-        -- replica still invalidate.
-        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_row', rel);
-        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_truncate', rel);
-        PERFORM fraiseql_cache._setup_ddl(false);
+        PERFORM fraiseql_cache._install_triggers(rel, dom, col_arg);
     END IF;
 
     PERFORM fraiseql_cache._register_table(rel);
@@ -645,14 +654,25 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    dom text;
 BEGIN
     IF pg_catalog.to_regclass('fraiseql_cache.tracked_tables') IS NULL THEN
         RETURN;  -- the extension itself is being dropped
     END IF;
-    DELETE FROM fraiseql_cache.tracked_tables t
-     USING pg_catalog.pg_event_trigger_dropped_objects() o
-     WHERE o.object_type = 'table' AND t.table_schema = o.schema_name
-       AND t.table_name = o.object_name;
+    FOR dom IN WITH d AS (
+                   DELETE FROM fraiseql_cache.tracked_tables t
+                    USING pg_catalog.pg_event_trigger_dropped_objects() o
+                    WHERE o.object_type = 'table' AND t.table_schema = o.schema_name
+                      AND t.table_name = o.object_name
+                RETURNING t.domain)
+               SELECT DISTINCT d.domain FROM d
+    LOOP
+        -- The worker re-reads the scope of the domain the table left.
+        IF fraiseql_cache._serves_this_database() THEN
+            PERFORM fraiseql_cache._note_registration(dom);
+        END IF;
+    END LOOP;
 END
 $fn$;
 
@@ -687,6 +707,21 @@ BEGIN
                   HINT = 'Track the child on its own, or use declarative partitioning.';
     END IF;
 
+    -- ALTER SCHEMA ... RENAME: registrations follow their tables (a
+    -- registration left under the old name could be claimed by whoever
+    -- creates a table of that name).
+    UPDATE fraiseql_cache.tracked_tables tt SET table_schema = n.nspname
+      FROM pg_catalog.pg_event_trigger_ddl_commands() d
+      JOIN pg_catalog.pg_namespace n ON n.oid = d.objid
+      JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid
+      JOIN pg_catalog.pg_trigger tg ON tg.tgrelid = c.oid AND tg.tgname = 'zz_fraiseql_cache_row'
+                                   AND tg.tgparentid = 0
+                                   AND tg.tgfoid = 'fraiseql_cache.track_row()'::regprocedure
+     WHERE d.command_tag = 'ALTER SCHEMA' AND d.classid = 'pg_catalog.pg_namespace'::regclass
+       AND tt.table_name = c.relname
+       AND tt.domain = fraiseql_cache._trigger_argument(tg.tgargs, 1)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n2 WHERE n2.nspname = tt.table_schema);
+
     FOR r IN
         SELECT DISTINCT c.oid, n.nspname, c.relname, tg.tgparentid = 0 AS is_root, d.command_tag,
                fraiseql_cache._trigger_argument(tg.tgargs, 1) AS domain,
@@ -705,7 +740,7 @@ BEGIN
         -- A trigger made by hand, outside setup_table_invalidation(), for a
         -- domain this table may not bump: refused now rather than at the
         -- first write.
-        IF NOT fraiseql_cache._setup_ddl(NULL) AND NOT fraiseql_cache._may_bump(r.oid, r.domain) THEN
+        IF NOT fraiseql_cache._setup_ddl() AND NOT fraiseql_cache._may_bump(r.oid, r.domain) THEN
             RAISE EXCEPTION 'table %.% may not bump cache domain "%"', r.nspname, r.relname, r.domain
                 USING ERRCODE = 'insufficient_privilege',
                       HINT = 'Track the table with fraiseql_cache.setup_table_invalidation() as a role allowed to use the domain.';
@@ -750,7 +785,7 @@ BEGIN
         -- Columns, types, defaults, attached partitions, trigger state: what
         -- queries return may have changed, for every tenant. Not for the
         -- creation of a trigger or a table, nor for setup's own DDL.
-        IF r.command_tag = 'ALTER TABLE' AND NOT fraiseql_cache._setup_ddl(NULL) THEN
+        IF r.command_tag = 'ALTER TABLE' AND NOT fraiseql_cache._setup_ddl() THEN
             PERFORM fraiseql_cache.invalidate_domain(r.domain);
         END IF;
     END LOOP;
@@ -760,8 +795,12 @@ $fn$;
 CREATE EVENT TRIGGER fraiseql_cache_sql_drop ON sql_drop
     EXECUTE FUNCTION fraiseql_cache._on_sql_drop();
 CREATE EVENT TRIGGER fraiseql_cache_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER', 'ALTER SCHEMA')
     EXECUTE FUNCTION fraiseql_cache._on_ddl_command_end();
+-- Also with session_replication_role = replica (which skips ORIGIN event
+-- triggers and table triggers): DDL there must not go unseen either.
+ALTER EVENT TRIGGER fraiseql_cache_sql_drop ENABLE ALWAYS;
+ALTER EVENT TRIGGER fraiseql_cache_ddl_command_end ENABLE ALWAYS;
 
 -- Privileges. Reading versions (the functions, the views) is open to every
 -- role that is granted USAGE on the schema; bumping by hand and writing

@@ -102,20 +102,29 @@ void collapse_if_large() {
     const uint64_t limit = std::max<uint64_t>(shared.ring.capacity() / 4, 64);
     if (pairs == nullptr || pairs->size() <= limit)
         return;
-    std::vector<PairKey> kept;
-    std::vector<bool> seen(local_domains->size(), false);
-    pairs->for_each([&](const PairKey &key, uint32_t) {
-        uint32_t local = key.domain_id & ~kIdFlags;
-        if (key.domain_id & kRegister) {
-            kept.push_back(key);
-        } else if (!seen[local]) {
-            seen[local] = true;
-            kept.push_back(PairKey{local | kWholeDomain, TenantId::all()});
-        }
-    });
-    pairs->clear();
-    for (const PairKey &k : kept)
-        pairs->add(k.domain_id, k.tenant);
+    bool ok = true;
+    try {
+        std::vector<PairKey> kept;
+        std::vector<bool> seen(local_domains->size(), false);
+        pairs->for_each([&](const PairKey &key, uint32_t) {
+            uint32_t local = key.domain_id & ~kIdFlags;
+            if (key.domain_id & kRegister) {
+                kept.push_back(key);
+            } else if (!seen[local]) {
+                seen[local] = true;
+                kept.push_back(PairKey{local | kWholeDomain, TenantId::all()});
+            }
+        });
+        // The set only shrinks: re-adding into its own table needs no memory.
+        pairs->clear();
+        for (const PairKey &k : kept)
+            pairs->add(k.domain_id, k.tenant);
+    } catch (...) {
+        ok = false;  // the set is unchanged unless clear() ran, which cannot throw
+    }
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory"),
+                        errdetail("pg_fraiseql_cache could not hand off a large transaction.")));
     count(&Counters::collapsed_xacts);
 }
 

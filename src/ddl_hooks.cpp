@@ -8,6 +8,11 @@
 //              table or of a partition (also through DROP SCHEMA/OWNED ...
 //              CASCADE), DETACH PARTITION (drops the cloned row trigger),
 //              DROP TRIGGER, remove_table_invalidation().
+// One more: ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY commits a first
+// internal transaction after which new snapshots no longer see the
+// partition's rows, and drops the cloned trigger only in a second one (which
+// a cancel can postpone indefinitely): the utility hook records the bump
+// before the command runs, so the first commit hands it off.
 // Every relation whose rows are tracked carries our row trigger (partitions
 // a clone of it), so PostgreSQL's object access hook covers both: OAT_TRUNCATE
 // for each relation about to be truncated, OAT_DROP for each trigger about to
@@ -29,12 +34,16 @@ extern "C" {
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/namespace.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
 }
 
 namespace fraiseql_cache {
 namespace {
 
 object_access_hook_type previous_hook = nullptr;
+ProcessUtility_hook_type previous_utility_hook = nullptr;
 
 void record_whole_domain(Oid relid, const catalog::TrackedBy &by) {
     if (!catalog::may_bump(relid, by.domain))
@@ -71,11 +80,38 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
     }
 }
 
+void on_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
+                ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *env,
+                DestReceiver *dest, QueryCompletion *qc) {
+    Node *stmt = pstmt->utilityStmt;
+    if (IsA(stmt, AlterTableStmt) && relevant()) {
+        ListCell *lc;
+        foreach (lc, reinterpret_cast<AlterTableStmt *>(stmt)->cmds) {
+            auto *cmd = static_cast<AlterTableCmd *>(lfirst(lc));
+            if (cmd->subtype != AT_DetachPartition || cmd->def == nullptr)
+                continue;
+            auto *part = reinterpret_cast<PartitionCmd *>(cmd->def);
+            if (!part->concurrent || part->name == nullptr)
+                continue;
+            Oid partition = RangeVarGetRelid(part->name, NoLock, true);
+            catalog::TrackedBy by;
+            if (partition != InvalidOid && catalog::row_trigger_of_relation(partition, &by))
+                record_whole_domain(partition, by);
+        }
+    }
+    if (previous_utility_hook != nullptr)
+        previous_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
+
 }  // namespace
 
 void install_ddl_hooks() {
     previous_hook = object_access_hook;
     object_access_hook = on_object_access;
+    previous_utility_hook = ProcessUtility_hook;
+    ProcessUtility_hook = on_utility;
 }
 
 }  // namespace fraiseql_cache

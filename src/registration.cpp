@@ -26,6 +26,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "utils/acl.h"
+#include "utils/regproc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/varlena.h"
@@ -101,6 +102,18 @@ void claim_domain(const char *domain, Oid owner) {
         elog(ERROR, "pg_fraiseql_cache: registering the domain failed");
 }
 
+// Claims the domain if it has no owner, else checks the caller may use it.
+// A concurrent first claim waits in the INSERT and then inserts nothing: the
+// owner is read again and checked like any other.
+void claim_or_check(const char *domain, Oid table_owner, Oid caller, const char *action) {
+    Oid owner = domain_owner(domain);
+    if (owner == InvalidOid) {
+        claim_domain(domain, table_owner);
+        owner = domain_owner(domain);
+    }
+    check_domain_access(caller, domain, owner, action);
+}
+
 }  // namespace
 
 void fraiseql_cache::catalog::require_domain_access(const char *domain, const char *action) {
@@ -123,6 +136,7 @@ PG_FUNCTION_INFO_V1(fraiseql_cache_note_registration);
 PG_FUNCTION_INFO_V1(fraiseql_cache_check_domain_access);
 PG_FUNCTION_INFO_V1(fraiseql_cache_set_domain_owner);
 PG_FUNCTION_INFO_V1(fraiseql_cache_setup_ddl);
+PG_FUNCTION_INFO_V1(fraiseql_cache_install_triggers);
 PG_FUNCTION_INFO_V1(fraiseql_cache_drop_domain);
 
 // _resolve_table(text) -> regclass: the name as the caller's search_path
@@ -180,11 +194,7 @@ Datum fraiseql_cache_register_table(PG_FUNCTION_ARGS) {
     catalog::as_extension_owner([&] {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
-        Oid domain_owner_id = domain_owner(by.domain.bytes);
-        if (domain_owner_id == InvalidOid)
-            claim_domain(by.domain.bytes, owner);
-        else
-            check_domain_access(caller, by.domain.bytes, domain_owner_id, "attach tables to");
+        claim_or_check(by.domain.bytes, owner, caller, "attach tables to");
         Oid types[4] = {NAMEOID, NAMEOID, TEXTOID, NAMEOID};
         Datum values[4] = {DirectFunctionCall1(namein, CStringGetDatum(schema_name)),
                            DirectFunctionCall1(namein, CStringGetDatum(table_name)),
@@ -228,15 +238,54 @@ Datum fraiseql_cache_check_domain_access(PG_FUNCTION_ARGS) {
     PG_RETURN_VOID();
 }
 
-// _setup_ddl(on boolean) -> boolean: marks (or unmarks) the DDL of
-// setup_table_invalidation() itself; with NULL only reports the mark.
-Datum fraiseql_cache_setup_ddl(PG_FUNCTION_ARGS) {
-    if (!PG_ARGISNULL(0)) {
-        if (!pending::ensure_ready())
-            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-        pending::setup_ddl = PG_GETARG_BOOL(0);
+// _setup_ddl() -> boolean: whether the DDL running now is
+// _install_triggers()'s own.
+Datum fraiseql_cache_setup_ddl(PG_FUNCTION_ARGS) { PG_RETURN_BOOL(pending::setup_ddl); }
+
+// _install_triggers(rel regclass, domain text, tenant_column text): drops
+// and creates the two triggers as the caller (who must own the table:
+// CREATE TRIGGER checks it), marked as setup's own DDL for the event trigger
+// for just these statements. The mark is set here only, never from SQL.
+Datum fraiseql_cache_install_triggers(PG_FUNCTION_ARGS) {
+    require_served_database();
+    Oid relid = PG_GETARG_OID(0);
+    char *domain = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    char *column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+    if (!pending::ensure_ready())
+        ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    char *rel = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+    const char *lit_domain = quote_literal_cstr(domain);
+    const char *lit_column = quote_literal_cstr(column);
+    const char *statements[] = {
+        // BEFORE ROW: no after-trigger queue per row. Named to fire after the
+        // table's other BEFORE triggers (name order), so it sees the final row.
+        psprintf("CREATE TRIGGER zz_fraiseql_cache_row BEFORE INSERT OR UPDATE OR DELETE ON %s "
+                 "FOR EACH ROW EXECUTE FUNCTION fraiseql_cache.track_row(%s, %s)",
+                 rel, lit_domain, lit_column),
+        psprintf("CREATE TRIGGER zz_fraiseql_cache_truncate BEFORE TRUNCATE ON %s "
+                 "FOR EACH STATEMENT EXECUTE FUNCTION fraiseql_cache.track_row(%s, %s)",
+                 rel, lit_domain, lit_column),
+        // ALWAYS: logical replication apply and session_replication_role =
+        // replica still invalidate.
+        psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_row", rel),
+        psprintf("ALTER TABLE %s ENABLE ALWAYS TRIGGER zz_fraiseql_cache_truncate", rel),
+    };
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
+    pending::setup_ddl = true;  // cleared at the end of the transaction too
+    {
+        Oid types[1] = {OIDOID};
+        Datum values[1] = {ObjectIdGetDatum(relid)};
+        if (SPI_execute_with_args("SELECT fraiseql_cache._drop_triggers($1::pg_catalog.regclass)",
+                                  1, types, values, nullptr, false, 0) != SPI_OK_SELECT)
+            elog(ERROR, "pg_fraiseql_cache: dropping the old triggers failed");
     }
-    PG_RETURN_BOOL(pending::setup_ddl);
+    for (const char *sql : statements)
+        if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+            elog(ERROR, "pg_fraiseql_cache: %s failed", sql);
+    pending::setup_ddl = false;
+    SPI_finish();
+    PG_RETURN_VOID();
 }
 
 // set_domain_owner(domain text, owner regrole): the domain's owner or a
@@ -294,6 +343,7 @@ Datum fraiseql_cache_drop_domain(PG_FUNCTION_ARGS) {
                         errhint("Domains are names such as 'contract'.")));
     catalog::require_domain_access(domain.bytes, "drop");
     uint64 removed = 0;
+    const Oid caller = GetUserId();
     catalog::as_extension_owner([&] {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "pg_fraiseql_cache: SPI_connect failed");
@@ -302,7 +352,13 @@ Datum fraiseql_cache_drop_domain(PG_FUNCTION_ARGS) {
         if (SPI_execute_with_args("SELECT 1 FROM fraiseql_cache.tracked_tables WHERE domain = $1",
                                   1, types, values, nullptr, true, 1) != SPI_OK_SELECT)
             elog(ERROR, "pg_fraiseql_cache: reading tracked_tables failed");
-        if (SPI_processed > 0)
+        const uint64 tracked = SPI_processed;
+        if (domain_owner(domain.bytes) == InvalidOid && !superuser_arg(caller))
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("permission denied to drop cache domain \"%s\"", domain.bytes),
+                            errdetail("The domain has no owner."),
+                            errhint("Only a superuser drops a domain nobody owns.")));
+        if (tracked > 0)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_IN_USE),
                             errmsg("cache domain \"%s\" still has tracked tables", domain.bytes),
                             errhint("Run fraiseql_cache.remove_table_invalidation() for them "

@@ -45,6 +45,16 @@ Datum fraiseql_cache_replicated_write(PG_FUNCTION_ARGS) {
         row = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
     if (!IsLogicalWorker())
         return PointerGetDatum(row);
+    // A TRUNCATE cannot be skipped: refuse it (the subscription retries, and
+    // reports the error, until the publication stops sending it).
+    if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+        ereport(ERROR,
+                (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                 errmsg("pg_fraiseql_cache: a replicated TRUNCATE of %s is refused",
+                        RelationGetRelationName(td->tg_relation)),
+                 errdetail("Each server keeps its own versions, rules and registrations."),
+                 errhint("Publish application tables only (FOR TABLE ... or FOR TABLES IN "
+                         "SCHEMA ...), not FOR ALL TABLES.")));
     static bool warned = false;
     if (!warned) {
         warned = true;

@@ -47,6 +47,7 @@ extern "C" {
 #include "storage/procarray.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/backend_status.h"
 #include "utils/pidfile.h"
 #include "utils/wait_event.h"
 }
@@ -83,6 +84,26 @@ bool server_stopping() {
     FreeFile(f);
     return stopping;
 }
+
+// Client backends connected to this database: the ones that can still
+// commit into the ring. Walsenders (kept by the postmaster until after the
+// shutdown checkpoint) and background workers are not counted.
+int client_backends_here() {
+    pgstat_clear_backend_activity_snapshot();
+    int n = 0;
+    for (int i = 1, total = pgstat_fetch_stat_numbackends(); i <= total; i++) {
+        LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+        if (local != nullptr && local->backendStatus.st_backendType == B_BACKEND &&
+            local->backendStatus.st_databaseid == MyDatabaseId)
+            n++;
+    }
+    pgstat_clear_backend_activity_snapshot();
+    return n;
+}
+
+// How long the worker waits for a lock on cascade_rules: attempts x pause.
+constexpr int kRulesLockAttempts = 40;
+constexpr long kRulesLockPauseUs = 5000;
 
 // Idle this long after a batch: flush it (see Worker::run).
 constexpr long kIdleFlushMs = 5;
@@ -137,9 +158,8 @@ class Worker {
     uint64_t current_version(uint32_t id, const TenantId &tenant) const;
     void publish(const std::vector<persistence::VersionRow> &rows);
     void finish_batch(uint64_t end, uint64_t overflow_seen);
-    void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only,
-                         uint64_t rules_generation, uint32_t rules_inflight);
-    void refresh_rules(uint64_t rules_generation, uint32_t rules_inflight);
+    void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only);
+    bool refresh_rules(uint64_t rules_generation, uint32_t rules_inflight);
     void remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
                   int64_t oldest_handoff);
 
@@ -158,6 +178,7 @@ class Worker {
     // cascade_rules as of rules_generation_ (see refresh_rules()).
     CascadeGraph rules_;
     bool rules_cached_ = false;
+    bool rules_read_clean_ = false;  // read while no rule change was in flight
     uint64_t rules_generation_ = 0;
 };
 
@@ -205,7 +226,7 @@ void Worker::run() {
     for (;;) {
         while (step()) {
         }
-        int others = pg_call([] { return CountDBBackends(MyDatabaseId); }) - 1;
+        int others = pg_call([] { return client_backends_here(); });
         if (others <= 0)
             alone = true;
         if (alone || GetCurrentTimestamp() >= give_up)
@@ -501,20 +522,23 @@ void Worker::mark_unclean_once() {
 // of the batch's transactions did; a rule applies to every transaction
 // committing after it (and, harmlessly, perhaps to some committing just
 // before).
-void Worker::refresh_rules(uint64_t rules_generation, uint32_t rules_inflight) {
+bool Worker::refresh_rules(uint64_t rules_generation, uint32_t rules_inflight) {
     if (rules_cached_ && rules_generation == rules_generation_ && rules_inflight == 0)
-        return;
+        return true;
     Oid relation = persistence::rules_relation();
     if (relation == InvalidOid)
-        return;
-    bool locked =
-        pg_call([&] { return ConditionalLockRelationOid(relation, AccessShareLock); });
-    if (!locked) {
-        if (rules_cached_ && rules_generation == rules_generation_)
-            return;  // nothing committed since; the holder's own change is still to come
-        // A change committed that this worker has not read: it must wait.
-        pg_call([&] { LockRelationOid(relation, AccessShareLock); });
+        return true;
+    // A session may hold the table locked for as long as it likes. Wait a
+    // bounded time; then go on with the cached rules, which are exact while
+    // nothing committed since they were read with no change in flight.
+    bool locked = false;
+    for (int attempt = 0; attempt <= kRulesLockAttempts && !locked; attempt++) {
+        locked = pg_call([&] { return ConditionalLockRelationOid(relation, AccessShareLock); });
+        if (!locked && attempt < kRulesLockAttempts)
+            pg_call([] { pg_usleep(kRulesLockPauseUs); });
     }
+    if (!locked)
+        return rules_cached_ && rules_read_clean_ && rules_generation == rules_generation_;
     std::vector<persistence::RuleRow> rows = persistence::read_cascade_rules();
     std::vector<Rule> rules;
     rules.reserve(rows.size());
@@ -524,12 +548,12 @@ void Worker::refresh_rules(uint64_t rules_generation, uint32_t rules_inflight) {
     rules_.assign(rules);
     rules_cached_ = true;
     rules_generation_ = rules_generation;
+    rules_read_clean_ = rules_inflight == 0;
+    return true;
 }
 
 // Adds every pair reachable through cascade_rules to the batch.
-void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only,
-                             uint64_t rules_generation, uint32_t rules_inflight) {
-    refresh_rules(rules_generation, rules_inflight);
+void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) {
     if (rules_.empty())
         return;
     CascadeGraph &graph = rules_;
@@ -594,6 +618,12 @@ bool Worker::step() {
             registered.push_back(slot.domain);
             continue;
         }
+        // A write under a global table's trigger can reach the ring before
+        // the registration that made the domain global: re-read the scope
+        // in this batch.
+        if ((slot.flags & kSlotGlobal) && !(id & kSpillDomain) &&
+            !(shared.domains.flags(int32_t(id)) & kDomainGlobal))
+            registered.push_back(slot.domain);
         uint32_t source = (slot.flags & kSlotManual)        ? kSourceManual
                           : (slot.flags & kSlotWholeDomain) ? kSourceTruncate
                                                             : kSourceTrigger;
@@ -635,11 +665,18 @@ bool Worker::step() {
         return extension != 0;
     }
     uint64_t floor = atomics::load_acquire(&state_->floor);
-    if (reset) {
+    // Cascade rules that may have changed but cannot be read (a session
+    // holds the table locked): as for an overflow, bump everything.
+    const bool rules_known = refresh_rules(rules_generation, rules_inflight);
+    if (reset || !rules_known) {
         // Overflow: a commit could not enter the ring. Bump every pair of
-        // the database and the floor for pairs never seen.
+        // the database, and the floor for pairs never seen above every
+        // domain floor (those tenants read the larger of the two).
         for (const persistence::VersionRow &r : persistence::read_versions())
             batch.add(domain_id(r.domain), r.tenant, 0, kSourceReset);
+        for (const persistence::VersionRow &f : persistence::read_domain_floors())
+            floor = std::max(floor, f.version);
+        shared.domains.for_each([&](int32_t id) { floor = std::max(floor, shared.domains.floor(id)); });
         floor += 1;
         persistence::write_state(floor, false);
         count(&Counters::resets);
@@ -703,7 +740,7 @@ bool Worker::step() {
     }
 
     std::vector<PairKey> notify_only;
-    expand_cascades(batch, notify_only, rules_generation, rules_inflight);
+    expand_cascades(batch, notify_only);
 
     std::vector<persistence::VersionRow> proposed;
     proposed.reserve(batch.size());
@@ -733,8 +770,22 @@ bool Worker::step() {
             f.version = std::max(floor, shared.domains.floor(int32_t(id))) + 1;
         new_floors.push_back(f);
     }
+    // Not announced: every tenant of a global domain reads its one version.
+    std::vector<persistence::VersionRow> quiet_floors;
+    // A global domain's floor follows its one version: if it ever becomes
+    // tenant-scoped without the worker being told (a registration lost to a
+    // crash), no tenant reads below what it read while the domain was global.
+    for (const persistence::VersionRow &r : stored) {
+        uint32_t id = domain_id(r.domain);
+        if (r.tenant.is_all() && !(id & kSpillDomain) &&
+            (shared.domains.flags(int32_t(id)) & kDomainGlobal) &&
+            !floor_domains.contains(id, TenantId::all()))
+            quiet_floors.push_back(r);
+    }
     if (!new_floors.empty())
         persistence::raise_domain_floors(new_floors);
+    if (!quiet_floors.empty())
+        persistence::raise_domain_floors(quiet_floors);
 
     std::vector<notify::Announcement> announcements;
     announcements.reserve(stored.size() + notify_only.size());
@@ -765,11 +816,12 @@ bool Worker::step() {
     atomics::store_release(&state_->floor, floor);
     publish(registrations);
     publish(stored);
-    for (const persistence::VersionRow &f : new_floors) {
-        uint32_t id = domain_id(f.domain);
-        if (!(id & kSpillDomain))
-            shared.domains.raise_floor(int32_t(id), f.version);
-    }
+    for (const auto *floors : {&new_floors, &quiet_floors})
+        for (const persistence::VersionRow &f : *floors) {
+            uint32_t id = domain_id(f.domain);
+            if (!(id & kSpillDomain))
+                shared.domains.raise_floor(int32_t(id), f.version);
+        }
     for (const auto &[id, global] : scope_changes)
         if (!(id & kSpillDomain))
             shared.domains.set_flags(int32_t(id), global ? kDomainGlobal : 0u);

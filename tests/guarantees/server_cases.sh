@@ -83,6 +83,23 @@ after_t=$(ver $T1 g); after_all=$(ver $ALL g); after_never=$(ver 00000000-0000-0
 ok=1; [ "$after_t" -gt "$before_t" ] && [ "$after_all" -gt "$before_all" ] && [ "$after_never" -gt "$before_never" ] && ok=0
 check drop_restart_create $ok "tenant $before_t -> $after_t, all-tenants $before_all -> $after_all, never-seen $before_never -> $after_never"
 
+# ---- a domain turned global, then tenant-scoped again, across clean restarts ----------
+q -c "CREATE TABLE tv_sc (id int, tenant_id uuid); SELECT fraiseql_cache.setup_table_invalidation('tv_sc', 'sc')" >/dev/null
+q -c "INSERT INTO tv_sc SELECT g, '$T1' FROM generate_series(1, 3) g"
+for i in 1 2 3; do q -c "UPDATE tv_sc SET id = id + 1"; done
+q -c "CREATE TABLE tv_sc_global (id int); SELECT fraiseql_cache.setup_table_invalidation('tv_sc_global', 'sc', NULL)" >/dev/null
+seen_global=$(ver $T1 sc)
+"$CLUSTER" restart fast >/dev/null; wait_serving
+after_restart=$(ver $T1 sc)
+# The trigger dropped first, the registration removed in a later transaction.
+q -c "DROP TRIGGER zz_fraiseql_cache_row ON tv_sc_global"
+q -c "SELECT fraiseql_cache.remove_table_invalidation('tv_sc_global')" >/dev/null
+seen_tenant=$(ver $T1 sc)
+"$CLUSTER" restart fast >/dev/null; wait_serving
+after_second=$(ver $T1 sc)
+ok=1; [ "$after_restart" -ge "$seen_global" ] && [ "$seen_tenant" -gt "$after_restart" ] && [ "$after_second" -ge "$seen_tenant" ] && ok=0
+check scope_change_across_restarts $ok "global: $seen_global, after a clean restart $after_restart; tenant-scoped again: $seen_tenant, after a clean restart $after_second"
+
 # ---- worker terminated alone, a commit in the gap, an immediate stop ------------
 before=$(ver $T1 g)
 q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'fraiseql_cache worker'" >/dev/null
@@ -197,8 +214,9 @@ q -c "CREATE PUBLICATION fc_all FOR ALL TABLES"
 q -c "SELECT pg_create_logical_replication_slot('fc_sub', 'pgoutput')" >/dev/null
 q -d postgres -c "CREATE DATABASE fc_sub"
 q -d fc_sub -c "CREATE EXTENSION pg_fraiseql_cache" 2>/dev/null
-q -d fc_sub -c "CREATE TABLE tv_g (id int PRIMARY KEY, tenant_id uuid, n int DEFAULT 0);
-                CREATE TABLE tv_many (id int, tenant_id uuid); CREATE TABLE tv_mig (id int, tenant_id uuid)"
+# The application tables (pre-data: no triggers) and the key the updates are applied by.
+"$(pg_config --bindir)/pg_dump" -s --section=pre-data -n public -d "$FRAISEQL_DB" | grep -v "^CREATE SCHEMA public" | q -d fc_sub >/dev/null
+q -d fc_sub -c "ALTER TABLE tv_g ADD PRIMARY KEY (id)"
 q -d fc_sub -c "CREATE SUBSCRIPTION fc_sub CONNECTION 'host=$PGHOST port=$PGPORT dbname=$FRAISEQL_DB user=postgres'
                 PUBLICATION fc_all WITH (create_slot = false, slot_name = 'fc_sub')"
 q -c "UPDATE tv_g SET n = 4242 WHERE id = 1"
