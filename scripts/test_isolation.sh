@@ -50,6 +50,9 @@ if [ -z "${PGHOST:-}" ]; then
 fi
 : "${PGDATABASE:?test_isolation: PGDATABASE must name the database the worker serves}"
 
+# A step that blocks for good (a regression) is cancelled after this many seconds.
+export PGISOLATIONTIMEOUT=${PGISOLATIONTIMEOUT:-60}
+
 out=$ROOT/build/isolation
 rm -rf "$out"
 mkdir -p "$out"
