@@ -73,9 +73,10 @@ passed=0
 for deb in "${debs[@]}"; do
   v=$(dpkg-deb -f "$deb" Package | sed -E 's/^postgresql-([0-9]+)-.*/\1/')
   echo "package: $(basename "$deb"):"
+  contents=$(dpkg-deb -c "$deb") || die "dpkg-deb -c $deb failed"
   for f in "usr/lib/postgresql/$v/lib/pg_fraiseql_cache.so" "usr/share/postgresql/$v/extension/pg_fraiseql_cache.control" \
            "usr/share/postgresql/$v/extension/pg_fraiseql_cache--1.0.sql"; do
-    dpkg-deb -c "$deb" | grep -q " \./$f\$" || die "$(basename "$deb") lacks /$f"
+    grep -q " \./$f\$" <<<"$contents" || die "$(basename "$deb") lacks /$f"
   done
   if [ "$MODE" = installed ]; then
     dpkg -i "$deb" >/dev/null || die "dpkg -i $deb failed"
