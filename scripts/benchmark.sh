@@ -130,6 +130,7 @@ run reads reads.py --rounds "$ROUNDS" "${quick_reads[@]}"
 run lag lag.py --runs "$ROUNDS" "${quick_lag[@]}"
 run throughput throughput.py --mode sustained --runs "$ROUNDS" "${quick_tp[@]}"
 run shmem shmem.py --header --label "defaults"
+run seed_comparison seed_comparison.py --commit "$git_built"
 
 echo "benchmark: restarting the cluster with ring_size = max_entries = $BIG_SETTINGS"
 psql -XAtqc "ALTER SYSTEM SET fraiseql_cache.ring_size = $BIG_SETTINGS" \

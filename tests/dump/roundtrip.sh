@@ -20,10 +20,12 @@ q "$SRC" "INSERT INTO fraiseql_cache.cascade_rules VALUES ('order', 'invoice', '
 q "$SRC" "INSERT INTO dump_rt.tv_order SELECT g, ('00000000-0000-0000-0000-00000000000' || (g % 2 + 1))::uuid, g FROM generate_series(1, 10) g"
 
 snapshot() {
-  q "$1" "SELECT string_agg(table_schema || '.' || table_name || '=' || domain || '/' || coalesce(tenant_column, '-'), ',' ORDER BY 1) FROM fraiseql_cache.tracked_tables"
-  q "$1" "SELECT string_agg(source_domain || '>' || target_domain || ':' || rule_type, ',' ORDER BY 1) FROM fraiseql_cache.cascade_rules"
-  q "$1" "SELECT string_agg(tenant_id || '/' || domain || '=' || version, ',' ORDER BY 1) FROM fraiseql_cache.domain_version"
-  q "$1" "SELECT string_agg(tgname || ':' || tgenabled::text || ':' || encode(tgargs, 'escape'), ',' ORDER BY 1) FROM pg_trigger WHERE tgrelid = 'dump_rt.tv_order'::regclass"
+  q "$1" "SELECT string_agg(table_schema || '.' || table_name || '=' || domain || '/' || coalesce(tenant_column, '-'), ',' ORDER BY table_schema, table_name) FROM fraiseql_cache.tracked_tables"
+  q "$1" "SELECT string_agg(source_domain || '>' || target_domain || ':' || rule_type, ',' ORDER BY source_domain, target_domain) FROM fraiseql_cache.cascade_rules"
+  q "$1" "SELECT string_agg(tenant_id || '/' || domain || '=' || version, ',' ORDER BY tenant_id, domain) FROM fraiseql_cache.domain_version"
+  q "$1" "SELECT string_agg(domain || '=' || owner::text, ',' ORDER BY domain) FROM fraiseql_cache.domains"
+  q "$1" "SELECT string_agg(domain || '=' || floor, ',' ORDER BY domain) FROM fraiseql_cache.domain_floor"
+  q "$1" "SELECT string_agg(tgname || ':' || tgenabled::text || ':' || encode(tgargs, 'escape'), ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'dump_rt.tv_order'::regclass"
 }
 
 pg_dump -Fc -d "$SRC" -f "$work/dump"
