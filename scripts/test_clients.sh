@@ -12,6 +12,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+source "$ROOT/scripts/lib/redis.sh"
 BUILD=${FRAISEQL_CLIENT_BUILD_DIR:-build/meson}
 case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 export FRAISEQL_CLIENT_BUILD_DIR=$BUILD
@@ -48,21 +49,7 @@ if [ ! -x "$BUILD/client/client_integration_tests" ]; then
 fi
 
 # ---- redis -----------------------------------------------------------------
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-redis_port=
-for p in $(seq 56379 56399); do
-  port_free "$p" || continue
-  redis-server --port "$p" --bind 127.0.0.1 --dir "$tmp" --save "" --appendonly no \
-    --daemonize no --logfile "$tmp/redis.log" >/dev/null 2>&1 &
-  redis_pid=$!
-  for _ in $(seq 50); do
-    if [ "$(redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null)" = PONG ]; then redis_port=$p; break; fi
-    kill -0 "$redis_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$redis_port" ] && break
-  kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=
-done
+start_redis 56379 56399 "$tmp"
 if [ -z "$redis_port" ]; then
   [ -f "$tmp/redis.log" ] && tail -20 "$tmp/redis.log"
   echo "clients: could not start redis-server on a free port in 56379-56399"

@@ -18,6 +18,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+source "$ROOT/scripts/lib/redis.sh"
 PY=${FRAISEQL_PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d /tmp/fraiseql_python.XXXXXX)
 chmod 755 "$tmp"
@@ -40,7 +41,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { echo "python: $*"; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 for tool in redis-server redis-cli psql; do
   command -v "$tool" >/dev/null || { say "$tool not found"; exit 1; }
@@ -80,20 +80,7 @@ else
 fi
 
 # ---- redis ------------------------------------------------------------------------
-redis_port=
-for p in $(seq 56620 56629); do
-  port_free "$p" || continue
-  redis-server --port "$p" --bind 127.0.0.1 --dir "$tmp" --save "" --appendonly no \
-    --daemonize no --logfile "$tmp/redis.log" >/dev/null 2>&1 &
-  redis_pid=$!
-  for _ in $(seq 50); do
-    if [ "$(redis-cli -h 127.0.0.1 -p "$p" ping 2>/dev/null)" = PONG ]; then redis_port=$p; break; fi
-    kill -0 "$redis_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$redis_port" ] && break
-  kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=
-done
+start_redis 56620 56629 "$tmp"
 [ -n "$redis_port" ] || { say "could not start redis-server on 56620-56629"; exit 1; }
 export FRAISEQL_REDIS_URL=redis://127.0.0.1:$redis_port/0
 say "redis-server on 127.0.0.1:$redis_port"

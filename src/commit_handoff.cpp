@@ -22,6 +22,7 @@
 extern "C" {
 #include "pgstat.h"
 #include "replication/logicalworker.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 }
 
@@ -128,17 +129,27 @@ void collapse_if_large() {
     count(&Counters::collapsed_xacts);
 }
 
-// Whether the worker is waiting for a heavyweight lock (a session holding
-// one of its tables, say): it is stalled, not busy, and a commit should not
-// wait out its whole timeout for it. Reads the worker's PGPROC wait event
-// the way pg_stat_activity does: a racy read of one aligned word.
-bool worker_waits_on_lock() {
+// Whether the worker waits for a lock a session can hold for long: on a
+// relation (LOCK TABLE, DDL), a transaction (a row or key another
+// transaction has not committed yet) or a tuple. Read from the worker's
+// PGPROC wait event the way pg_stat_activity does (a racy read of one aligned
+// word). Short waits (relation extension, a vacuum truncating the table) are
+// not counted: see kStallMs.
+bool worker_waits_on_session_lock() {
     int procno = atomics::load_acquire(&shared.state->worker_procno);
     if (procno < 0 || atomics::load_acquire(&shared.state->worker_pid) == 0)
         return false;
     uint32 event = *static_cast<volatile uint32 *>(&ProcGlobal->allProcs[procno].wait_event_info);
-    return (event & 0xFF000000U) == PG_WAIT_LOCK;
+    if ((event & 0xFF000000U) != PG_WAIT_LOCK)
+        return false;
+    uint32 tag = event & 0xFFFFU;
+    return tag == LOCKTAG_RELATION || tag == LOCKTAG_TRANSACTION || tag == LOCKTAG_TUPLE;
 }
+
+// A commit stops waiting for a worker seen waiting on such a lock for this
+// long: the worker is stalled, not busy. Until then read-your-writes holds
+// through brief lock waits.
+constexpr long kStallMs = 100;
 
 // Runs in the COMMIT callback: nothing here may raise an error or wait
 // without bound.
@@ -229,10 +240,18 @@ void wait_for_publication() {
     if (published(t))
         return;
     bool stalled = false;
+    TimestampTz lock_wait_seen = 0;
     sleep_until_published(settings.wait_timeout_ms, [&] {
         if (published(t) || !worker_expected())
             return true;
-        return stalled = worker_waits_on_lock();
+        if (!worker_waits_on_session_lock()) {
+            lock_wait_seen = 0;
+            return false;
+        }
+        TimestampTz now = GetCurrentTimestamp();
+        if (lock_wait_seen == 0)
+            lock_wait_seen = now;
+        return stalled = TimestampDifferenceExceeds(lock_wait_seen, now, int(kStallMs));
     });
     if (published(t))
         return;

@@ -114,6 +114,16 @@ void claim_or_check(const char *domain, Oid table_owner, Oid caller, const char 
     check_domain_access(caller, domain, owner, action);
 }
 
+// A domain argument, checked like every other domain name.
+DomainName domain_arg(text *t) {
+    DomainName domain;
+    if (!DomainName::from(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &domain))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("cache domain must be 1 to 63 bytes long"),
+                        errhint("Domains are names such as 'contract'.")));
+    return domain;
+}
+
 }  // namespace
 
 void fraiseql_cache::catalog::require_domain_access(const char *domain, const char *action) {
@@ -296,12 +306,7 @@ Datum fraiseql_cache_set_domain_owner(PG_FUNCTION_ARGS) {
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("domain and owner must not be NULL"),
                         errhint("Pass a domain name and a role, e.g. ('contract', 'app').")));
-    text *t = PG_GETARG_TEXT_PP(0);
-    DomainName domain;
-    if (!DomainName::from(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &domain))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("cache domain must be 1 to 63 bytes long"),
-                        errhint("Domains are names such as 'contract'.")));
+    DomainName domain = domain_arg(PG_GETARG_TEXT_PP(0));
     Oid new_owner = PG_GETARG_OID(1);
     const Oid caller = GetUserId();
     catalog::as_extension_owner([&] {
@@ -335,12 +340,7 @@ Datum fraiseql_cache_drop_domain(PG_FUNCTION_ARGS) {
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("domain must not be NULL"),
                         errhint("Pass a domain name such as 'contract'.")));
-    text *t = PG_GETARG_TEXT_PP(0);
-    DomainName domain;
-    if (!DomainName::from(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &domain))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("cache domain must be 1 to 63 bytes long"),
-                        errhint("Domains are names such as 'contract'.")));
+    DomainName domain = domain_arg(PG_GETARG_TEXT_PP(0));
     catalog::require_domain_access(domain.bytes, "drop");
     uint64 removed = 0;
     const Oid caller = GetUserId();

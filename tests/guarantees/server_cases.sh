@@ -49,6 +49,15 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 T1=00000000-0000-0000-0000-0000000000c1
 ALL=00000000-0000-0000-0000-000000000000
 
+# N one-row commits to tv_g; prints the slowest in ms.
+timed_updates() {
+  local slowest=0 ms
+  for _ in $(seq "$1"); do
+    ms=$(commit_ms "UPDATE tv_g SET n = n + 1 WHERE id = 1")
+    [ "$ms" -gt "$slowest" ] && slowest=$ms
+  done
+  echo "$slowest"
+}
 wait_serving() {
   for _ in $(seq 200); do
     if [ "$(q -c "SELECT coalesce((SELECT serving FROM fraiseql_cache.stats()), false)" 2>/dev/null)" = t ]; then return 0; fi
@@ -144,11 +153,7 @@ psql -X -q -c "SET ROLE rules_admin; BEGIN; LOCK TABLE fraiseql_cache.cascade_ru
 holder=$!
 sleep 0.5
 before=$(ver $T1 g); before_target=$(ver $T1 g_target)
-slowest=0
-for i in $(seq 10); do
-  ms=$(commit_ms "UPDATE tv_g SET n = n + 1 WHERE id = 1")
-  [ "$ms" -gt "$slowest" ] && slowest=$ms
-done
+slowest=$(timed_updates 10)
 after=$(ver $T1 g); after_target=$(ver $T1 g_target)
 stats_after=$(q -c "SELECT wait_timeouts + stalled_waits FROM fraiseql_cache.stats()")
 wait $holder
@@ -163,11 +168,7 @@ migration=$!
 sleep 0.5
 stats_before=$(q -c "SELECT wait_timeouts + stalled_waits FROM fraiseql_cache.stats()")
 before=$(ver $T1 g)
-slowest=0
-for i in $(seq 10); do
-  ms=$(commit_ms "UPDATE tv_g SET n = n + 1 WHERE id = 1")
-  [ "$ms" -gt "$slowest" ] && slowest=$ms
-done
+slowest=$(timed_updates 10)
 after=$(ver $T1 g)
 stats_after=$(q -c "SELECT wait_timeouts + stalled_waits FROM fraiseql_cache.stats()")
 wait $migration
@@ -182,11 +183,7 @@ q -c "INSERT INTO fraiseql_cache.cascade_rules (source_domain, target_domain)
 q -c "UPDATE tv_g SET n = n + 1 WHERE id = 1" >/dev/null  # the worker reads the rules once
 stats_before=$(q -c "SELECT wait_timeouts + stalled_waits FROM fraiseql_cache.stats()")
 before=$(ver $T1 g)
-slowest=0
-for i in $(seq 20); do
-  ms=$(commit_ms "UPDATE tv_g SET n = n + 1 WHERE id = 1")
-  [ "$ms" -gt "$slowest" ] && slowest=$ms
-done
+slowest=$(timed_updates 20)
 after=$(ver $T1 g)
 stats_after=$(q -c "SELECT wait_timeouts + stalled_waits FROM fraiseql_cache.stats()")
 ok=1; [ "$after" -eq $((before + 20)) ] && [ "$stats_after" -eq "$stats_before" ] && ok=0
