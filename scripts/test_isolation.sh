@@ -63,6 +63,12 @@ log=$out/run.log
   --inputdir=isolation --outputdir="$out" "${specs[@]}" >"$log" 2>&1
 rc=$?
 cat "$log"
+# A PREPARE that should have been refused leaves a transaction holding locks.
+for gid in $(psql -X -At -c "SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'iso\_%'" 2>/dev/null); do
+  echo "test_isolation: rolling back prepared transaction $gid left by a spec" >&2
+  psql -X -q -c "ROLLBACK PREPARED '$gid'" >/dev/null
+  rc=1
+done
 
 # One result line per spec: "test NAME ... ok" (15) or "ok N - NAME" (16+).
 passed=0
