@@ -50,6 +50,26 @@ if [ -z "${PGHOST:-}" ]; then
 fi
 : "${PGDATABASE:?test_isolation: PGDATABASE must name the database the worker serves}"
 
+# The specs compare versions right after commits: wait until the worker serves
+# the database (on a fresh cluster it starts once the database and the
+# extension exist; until then commits wait out wait_timeout_ms).
+if ! psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_fraiseql_cache" >/dev/null; then
+  echo "test_isolation: cannot create the extension in database $PGDATABASE" >&2
+  echo "0 passed, ${#specs[@]} failed"
+  exit 1
+fi
+serving=
+for _ in $(seq 1 300); do
+  serving=$(psql -X -At -c "SELECT serving FROM fraiseql_cache.stats()" 2>/dev/null)
+  [ "$serving" = t ] && break
+  sleep 0.1
+done
+if [ "$serving" != t ]; then
+  echo "test_isolation: the worker does not serve database $PGDATABASE (fraiseql_cache.database = '$(psql -X -At -c "SHOW fraiseql_cache.database" 2>/dev/null)')" >&2
+  echo "0 passed, ${#specs[@]} failed"
+  exit 1
+fi
+
 # A step that blocks for good (a regression) is cancelled after this many seconds.
 export PGISOLATIONTIMEOUT=${PGISOLATIONTIMEOUT:-60}
 
