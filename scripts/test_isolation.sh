@@ -7,7 +7,9 @@
 #
 # With PGHOST set, runs against that server (PGHOST/PGPORT/PGUSER/PGDATABASE;
 # PGDATABASE must be the database the worker serves, fraiseql_cache.database).
-# Without, starts its own cluster with scripts/cluster.sh and destroys it on exit.
+# Without, starts its own cluster with scripts/cluster.sh (port 56950, database
+# fc_iso, /tmp/fc_iso) and destroys it on exit; the extension must be installed
+# in the server of `pg_config` (PG_CONFIG / PG_VERSION as in scripts/test.sh).
 # Prints the diffs on failure and a closing line "N passed, N failed".
 set -uo pipefail
 
@@ -36,10 +38,8 @@ for s in "${specs[@]}"; do
   fi
 done
 
-own_cluster=
 if [ -z "${PGHOST:-}" ]; then
   export FRAISEQL_CLUSTER_DIR=/tmp/fc_iso FRAISEQL_PORT=56950 FRAISEQL_DB=fc_iso
-  own_cluster=1
   trap 'scripts/cluster.sh destroy >/dev/null 2>&1' EXIT
   if ! scripts/cluster.sh start >/dev/null; then
     echo "test_isolation: starting the cluster failed" >&2
