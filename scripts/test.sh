@@ -97,6 +97,7 @@ run_suite dump_roundtrip tests/dump/roundtrip.sh
 run_suite readme_quick_start tests/readme/quick_start.sh
 run_suite integration build/meson/integration_tests --gtest_brief=1
 run_suite server_cases tests/guarantees/server_cases.sh
+run_suite isolation scripts/test_isolation.sh
 run_suite soak build/meson/soak_tests --gtest_brief=1
 run_suite clients scripts/test_clients.sh
 run_suite node_client scripts/test_node.sh
