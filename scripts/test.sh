@@ -17,6 +17,11 @@ source scripts/pg_select.sh || exit 1
 export FRAISEQL_CLUSTER_DIR=${FRAISEQL_CLUSTER_DIR:-/tmp/pg_fraiseql_cache_test}
 export FRAISEQL_PORT=${FRAISEQL_PORT:-55432}
 export FRAISEQL_DB=${FRAISEQL_DB:-fraiseql_test}
+# The suites with clusters of their own, on ports and in directories derived
+# from this run's port, so runs for several servers never share them.
+export FRAISEQL_GUARANTEES_PORT=${FRAISEQL_GUARANTEES_PORT:-$((FRAISEQL_PORT + 38))}
+export FRAISEQL_GUARANTEES_DIR=${FRAISEQL_GUARANTEES_DIR:-/tmp/fc_guarantees_$FRAISEQL_GUARANTEES_PORT}
+export FRAISEQL_STANDBY_PORT=${FRAISEQL_STANDBY_PORT:-$((FRAISEQL_PORT + 1268))}
 export FRAISEQL_CLUSTER_SCRIPT=$ROOT/scripts/cluster.sh
 export FRAISEQL_SOURCE_DIR=$ROOT
 
