@@ -269,6 +269,16 @@ void row_arrays(const std::vector<VersionRow> &rows, Datum *values) {
             construct_array(versions, int(n), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
     });
 }
+
+// Runs sql with ($1 uuid[], $2 text[], $3 bigint[]) built from rows.
+void execute_with_rows(const char *sql, const std::vector<VersionRow> &rows, int expected) {
+    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
+    Datum values[3];
+    row_arrays(rows, values);
+    pg_call([&] {
+        check(SPI_execute_with_args(sql, 3, types, values, nullptr, false, 0), expected, sql);
+    });
+}
 }  // namespace
 
 std::vector<VersionRow> read_domain_floors() {
@@ -277,17 +287,11 @@ std::vector<VersionRow> read_domain_floors() {
 }
 
 void raise_domain_floors(const std::vector<VersionRow> &rows) {
-    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-    Datum values[3];
-    row_arrays(rows, values);
-    pg_call([&] {
-        const char *sql = "INSERT INTO fraiseql_cache.domain_floor AS f (domain, floor) "
-                          "SELECT d, v FROM unnest($2, $3) AS u(d, v) "
-                          "ON CONFLICT (domain) DO UPDATE "
-                          "SET floor = GREATEST(f.floor, EXCLUDED.floor)";
-        check(SPI_execute_with_args(sql, 3, types, values, nullptr, false, 0), SPI_OK_INSERT,
-              sql);
-    });
+    execute_with_rows("INSERT INTO fraiseql_cache.domain_floor AS f (domain, floor) "
+                      "SELECT d, v FROM unnest($2, $3) AS u(d, v) "
+                      "ON CONFLICT (domain) DO UPDATE "
+                      "SET floor = GREATEST(f.floor, EXCLUDED.floor)",
+                      rows, SPI_OK_INSERT);
 }
 
 std::vector<DomainScope> read_scopes(const std::vector<DomainName> &domains) {
@@ -329,17 +333,11 @@ std::vector<DomainScope> read_scopes(const std::vector<DomainName> &domains) {
 }
 
 void insert_missing(const std::vector<VersionRow> &rows) {
-    Oid types[3] = {UUIDARRAYOID, TEXTARRAYOID, INT8ARRAYOID};
-    Datum values[3];
-    row_arrays(rows, values);
-    pg_call([&] {
-        const char *sql = "INSERT INTO fraiseql_cache.domain_version "
-                          "  (tenant_id, domain, version, last_modified) "
-                          "SELECT t, d, v, now() FROM unnest($1, $2, $3) AS u(t, d, v) "
-                          "ON CONFLICT (tenant_id, domain) DO NOTHING";
-        check(SPI_execute_with_args(sql, 3, types, values, nullptr, false, 0), SPI_OK_INSERT,
-              sql);
-    });
+    execute_with_rows("INSERT INTO fraiseql_cache.domain_version "
+                      "  (tenant_id, domain, version, last_modified) "
+                      "SELECT t, d, v, now() FROM unnest($1, $2, $3) AS u(t, d, v) "
+                      "ON CONFLICT (tenant_id, domain) DO NOTHING",
+                      rows, SPI_OK_INSERT);
 }
 
 std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed) {
