@@ -63,7 +63,7 @@ const char *const kCheckedAtStart[] = {
     "fraiseql_cache.wait_for_bump",   "fraiseql_cache.wait_timeout_ms",
     "fraiseql_cache.enabled",         "fraiseql_cache.heartbeat_ms",
     "fraiseql_cache.raise_margin_ms", "fraiseql_cache.max_domains",
-    "fraiseql_cache.max_domains_per_role",
+    "fraiseql_cache.max_domains_per_role", "fraiseql_cache.max_entries_per_role",
 };
 constexpr int kChecked = int(sizeof kCheckedAtStart / sizeof kCheckedAtStart[0]);
 char *raw_values[kChecked];
@@ -144,6 +144,12 @@ void define_settings() {
         "Number of domains one role other than a superuser may own.", nullptr,
         &settings.max_domains_per_role, 256, 0, 1024 * 1024, PGC_SUSET, 0, nullptr, nullptr,
         nullptr);
+    DefineCustomIntVariable(
+        "fraiseql_cache.max_entries_per_role",
+        "Shared-memory versions the domains of one role other than a superuser may hold.",
+        "Pairs beyond it are answered from fraiseql_cache.domain_version (0 = no bound).",
+        &settings.max_entries_per_role, 16384, 0, 16 * 1024 * 1024, PGC_SIGHUP, 0, nullptr,
+        nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("fraiseql_cache");
 #else

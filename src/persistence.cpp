@@ -281,6 +281,14 @@ void execute_with_rows(const char *sql, const std::vector<VersionRow> &rows, int
 }
 }  // namespace
 
+std::vector<VersionRow> read_domain_owners() {
+    return query_rows("SELECT NULL::uuid, d.domain, "
+                      "       CASE WHEN a.rolsuper THEN 0 ELSE d.owner::oid::bigint END "
+                      "  FROM fraiseql_cache.domains d "
+                      "  LEFT JOIN pg_catalog.pg_authid a ON a.oid = d.owner::oid",
+                      0, nullptr, nullptr, SPI_OK_SELECT);
+}
+
 std::vector<VersionRow> read_domain_floors() {
     return query_rows("SELECT NULL::uuid, domain, floor FROM fraiseql_cache.domain_floor", 0,
                       nullptr, nullptr, SPI_OK_SELECT);

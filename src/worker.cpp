@@ -26,6 +26,8 @@
 // with an ERROR (exit 1, restarted by the postmaster, shared memory intact)
 // its unfinished batch is still in the ring.
 #include <algorithm>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "pg_fraiseql_cache/boundary.hpp"
@@ -92,7 +94,11 @@ int client_backends_here() {
     pgstat_clear_backend_activity_snapshot();
     int n = 0;
     for (int i = 1, total = pgstat_fetch_stat_numbackends(); i <= total; i++) {
+#if PG_VERSION_NUM >= 160000
+        LocalPgBackendStatus *local = pgstat_get_local_beentry_by_index(i);
+#else
         LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+#endif
         if (local != nullptr && local->backendStatus.st_backendType == B_BACKEND &&
             local->backendStatus.st_databaseid == MyDatabaseId)
             n++;
@@ -175,8 +181,19 @@ class Worker {
     uint64_t spilled_for_domains_ = 0;
     std::vector<DomainName> spilled_names_;
     bool marked_unclean_ = false;
+    // Who owns each domain (dictionary id -> role OID; absent: no owner, 0:
+    // a superuser) and how many shared-memory pairs each role's domains
+    // hold, for max_entries_per_role.
+    std::unordered_map<uint32_t, Oid> owner_of_;
+    std::unordered_map<Oid, uint64_t> entries_of_;
+    void load_owners();
+    bool may_store_new(uint32_t id, Oid *bucket);
+    uint64_t refused_for_role_ = 0;
+    DomainName refused_domain_{};  // a domain whose owner's bound refused pairs
     // cascade_rules as of rules_generation_ (see refresh_rules()).
-    CascadeGraph rules_;
+    CascadeGraph rules_;  // over rule ids (rule_ids_), not dictionary ids
+    std::unordered_map<std::string, uint32_t> rule_ids_;
+    std::vector<DomainName> rule_names_;
     bool rules_cached_ = false;
     bool rules_read_clean_ = false;  // read while no rule change was in flight
     uint64_t rules_generation_ = 0;
@@ -318,15 +335,56 @@ uint64_t Worker::current_version(uint32_t id, const TenantId &tenant) const {
     return std::max(atomics::load_acquire(&state_->floor), domain_floor);
 }
 
+// Reads the domains' owners and counts the shared-memory pairs of each.
+void Worker::load_owners() {
+    owner_of_.clear();
+    entries_of_.clear();
+    for (const persistence::VersionRow &r : persistence::read_domain_owners()) {
+        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
+        if (id != DomainDict::kNotFound)
+            owner_of_[uint32_t(id)] = Oid(r.version);
+    }
+    shared.versions.for_each([&](uint32_t id, const TenantId &, uint64_t, int64_t) {
+        auto it = owner_of_.find(id);
+        entries_of_[it == owner_of_.end() ? InvalidOid : it->second]++;
+    });
+}
+
+// Whether a new shared-memory pair of domain `id` fits its owner's bound.
+// Superusers' domains (owner 0) are not bounded; domains without an owner
+// (bumped only by hand) share one bound.
+bool Worker::may_store_new(uint32_t id, Oid *bucket) {
+    auto it = owner_of_.find(id);
+    *bucket = it == owner_of_.end() ? InvalidOid : it->second;
+    if (it != owner_of_.end() && it->second == 0)
+        return true;
+    return settings.max_entries_per_role <= 0 ||
+           entries_of_[*bucket] < uint64_t(settings.max_entries_per_role);
+}
+
 void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
-    uint64_t no_domain = 0, no_entry = 0;
+    uint64_t no_domain = 0, no_entry = 0, for_role = 0;
     for (const persistence::VersionRow &r : rows) {
         int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
-        if (id == DomainDict::kNotFound)
+        if (id == DomainDict::kNotFound) {
             no_domain++;
-        else if (!shared.versions.store(uint32_t(id), r.tenant, r.version, r.last_modified))
+            continue;
+        }
+        uint64_t held = 0;
+        bool known = shared.versions.lookup(uint32_t(id), r.tenant, &held);
+        Oid bucket = InvalidOid;
+        if (!known && !may_store_new(uint32_t(id), &bucket)) {
+            for_role++;
+            refused_domain_ = r.domain;
+            continue;
+        }
+        if (!shared.versions.store(uint32_t(id), r.tenant, r.version, r.last_modified))
             no_entry++;
+        else if (!known)
+            entries_of_[bucket]++;
     }
+    refused_for_role_ += for_role;
+    no_entry += for_role;
     uint64_t refused = no_domain + no_entry;
     if (refused == 0)
         return;
@@ -345,8 +403,24 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
     refused_since_warning_ = 0;
     spilled_for_domains_ = 0;
     last_spill_warning_ = now;
+    uint64_t for_roles = refused_for_role_;
+    refused_for_role_ = 0;
     log_quietly([&] {
-        if (for_domains > 0)
+        if (for_roles > 0) {
+            // No catalog access here (outside a transaction): the domain names the owner.
+            ereport(WARNING,
+                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                     errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
+                            (unsigned long long)refused),
+                     errdetail("%llu of them belong to domains (such as \"%s\") whose owner's "
+                               "domains hold fraiseql_cache.max_entries_per_role (%d) pairs "
+                               "already; they are answered from fraiseql_cache.domain_version, "
+                               "more slowly.",
+                               (unsigned long long)for_roles, refused_domain_.bytes,
+                               settings.max_entries_per_role),
+                     errhint("Raise fraiseql_cache.max_entries_per_role, or retire unused "
+                             "domains with fraiseql_cache.drop_domain().")));
+        } else if (for_domains > 0)
             ereport(WARNING,
                     (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
                      errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
@@ -488,6 +562,9 @@ bool Worker::load() {
             shared.domains.raise_floor(int32_t(id), f.version);
     }
     rules_cached_ = false;
+    persistence::begin("fraiseql_cache: loading domain owners");
+    load_owners();
+    persistence::commit();
     publish(rows);
     // What spilled while loading was reported; the first spill while serving
     // is reported at once.
@@ -505,6 +582,9 @@ void Worker::mark_unclean_once() {
     persistence::begin("fraiseql_cache: starting");
     if (persistence::extension_oid() != 0)
         persistence::write_state(atomics::load_acquire(&state_->floor), false);
+    // Shared memory is intact (it was loaded by an earlier worker): count
+    // whose pairs it holds.
+    load_owners();
     persistence::commit();
     flush_now();  // durable before anything this worker publishes
     marked_unclean_ = true;
@@ -540,10 +620,21 @@ bool Worker::refresh_rules(uint64_t rules_generation, uint32_t rules_inflight) {
     if (!locked)
         return rules_cached_ && rules_read_clean_ && rules_generation == rules_generation_;
     std::vector<persistence::RuleRow> rows = persistence::read_cascade_rules();
+    // Rule domains get ids of their own: only domains a bump actually
+    // reaches enter the shared dictionary (10,000 rules must not fill it).
+    rule_ids_.clear();
+    rule_names_.clear();
+    auto rule_id = [&](const DomainName &name) {
+        auto [it, inserted] = rule_ids_.try_emplace(std::string(name.bytes, name.length()),
+                                                    uint32_t(rule_names_.size()));
+        if (inserted)
+            rule_names_.push_back(name);
+        return it->second;
+    };
     std::vector<Rule> rules;
     rules.reserve(rows.size());
     for (const persistence::RuleRow &r : rows)
-        rules.push_back(Rule{domain_id(r.source), domain_id(r.target),
+        rules.push_back(Rule{rule_id(r.source), rule_id(r.target),
                              r.invalidate ? RuleKind::kInvalidate : RuleKind::kNotify});
     rules_.assign(rules);
     rules_cached_ = true;
@@ -565,17 +656,22 @@ void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) 
     uint64_t added = 0;
     for (std::size_t i = 0; i < direct.size(); i++) {
         const PairKey &key = direct[i];
-        for (const Reached &r : graph.closure(key.domain_id)) {
+        const DomainName &source = domain_name(key.domain_id);
+        auto source_rule = rule_ids_.find(std::string(source.bytes, source.length()));
+        if (source_rule == rule_ids_.end())
+            continue;
+        for (const Reached &reached : graph.closure(source_rule->second)) {
+            uint32_t target = domain_id(rule_names_[reached.domain]);
             // A global target has one version, the all-tenants pair's.
-            bool global = !(r.domain & kSpillDomain) &&
-                          (shared.domains.flags(int32_t(r.domain)) & kDomainGlobal);
+            bool global = !(target & kSpillDomain) &&
+                          (shared.domains.flags(int32_t(target)) & kDomainGlobal);
             TenantId tenant = global ? TenantId::all() : key.tenant;
-            if (r.kind == RuleKind::kInvalidate) {
+            if (reached.kind == RuleKind::kInvalidate) {
                 // Transactions count only commits that changed a pair directly.
-                added += batch.add(r.domain, tenant, 0, kSourceCascade) ? 1 : 0;
-                batch.add(r.domain, TenantId::all(), 0, kSourceCascade);
-            } else if (notified.add(r.domain, tenant)) {
-                notify_only.push_back(PairKey{r.domain, tenant});
+                added += batch.add(target, tenant, 0, kSourceCascade) ? 1 : 0;
+                batch.add(target, TenantId::all(), 0, kSourceCascade);
+            } else if (notified.add(target, tenant)) {
+                notify_only.push_back(PairKey{target, tenant});
             }
         }
     }
@@ -709,6 +805,11 @@ bool Worker::step() {
         }
     }
     if (!registered.empty()) {
+        for (const persistence::VersionRow &r : persistence::read_domain_owners()) {
+            int32_t owned = shared.domains.find(r.domain.bytes, r.domain.length());
+            if (owned != DomainDict::kNotFound)
+                owner_of_[uint32_t(owned)] = Oid(r.version);
+        }
         for (const persistence::DomainScope &sc : persistence::read_scopes(registered)) {
             uint32_t id = domain_id(sc.domain);
             bool now_global =

@@ -19,6 +19,7 @@ struct Settings {
     int raise_margin_ms;     // clock margin of every raise (clock skew between servers)
     int max_domains;         // shared-memory domain dictionary capacity
     int max_domains_per_role;  // domains one non-superuser role may own
+    int max_entries_per_role;  // shared-memory pairs of one non-superuser role's domains
 };
 
 extern Settings settings;

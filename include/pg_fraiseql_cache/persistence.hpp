@@ -64,6 +64,10 @@ std::vector<VersionRow> read_tenants_of(const std::vector<DomainName> &domains);
 // was stored.
 std::vector<VersionRow> upsert(const std::vector<VersionRow> &proposed);
 
+// Each owned domain's owner, as (domain, version = owner OID, 0 for a
+// superuser: not bounded) rows.
+std::vector<VersionRow> read_domain_owners();
+
 // fraiseql_cache.cascade_rules' OID (InvalidOid when missing).
 uint32_t rules_relation();
 

@@ -230,6 +230,27 @@ q -c "DROP PUBLICATION fc_all; DELETE FROM fraiseql_cache.cascade_rules"
 ok=1; [ "$arrived" -eq 1 ] && [ "$imported" -eq 0 ] && [ "$errors" -eq 0 ] && ok=0
 check publication_for_all_tables $ok "application row replicated: $arrived; rows of the extension's tables imported: $imported; apply errors on worker_state: $errors"
 
+# ---- one role's domains cannot fill shared memory for the others ----------------------
+echo "fraiseql_cache.max_entries_per_role = 300" >>"$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
+q -c "SELECT pg_reload_conf()" >/dev/null
+q -c "CREATE ROLE fill_role; GRANT USAGE ON SCHEMA fraiseql_cache TO fill_role; GRANT CREATE ON SCHEMA public TO fill_role"
+q -c "SET ROLE fill_role; CREATE TABLE tv_fill (id int, tenant_id uuid); SELECT fraiseql_cache.setup_table_invalidation('tv_fill')" >/dev/null
+sleep 0.5
+log_from=$(wc -c <"$FRAISEQL_CLUSTER_DIR/server.log")
+entries() { q -c "SELECT shared_entries FROM fraiseql_cache.stats()"; }
+e0=$(entries)
+q -c "INSERT INTO tv_fill SELECT g, gen_random_uuid() FROM generate_series(1, 2000) g"
+e1=$(entries)
+wrong=$(q -c "SELECT count(*) FROM tv_fill f WHERE fraiseql_cache.current_version(f.tenant_id, 'fill') IS DISTINCT FROM
+              (SELECT version FROM fraiseql_cache.domain_version v WHERE v.tenant_id = f.tenant_id AND v.domain = 'fill')")
+q -c "INSERT INTO tv_g SELECT 1000 + g, gen_random_uuid() FROM generate_series(1, 20) g"
+e2=$(entries)
+warning=$(tail -c +"$((log_from + 1))" "$FRAISEQL_CLUSTER_DIR/server.log" | grep -c "max_entries_per_role (300)")
+ok=1; [ $((e1 - e0)) -le 301 ] && [ "$wrong" -eq 0 ] && [ $((e2 - e1)) -ge 20 ] && [ "$warning" -ge 1 ] && ok=0
+check entries_bounded_per_role $ok "2000 tenants of one role's domain: +$((e1 - e0)) shared-memory pairs (bound 300), wrong answers $wrong; 20 new tenants of a superuser's domain after it: +$((e2 - e1)); WARNINGs naming the bound $warning"
+sed -i '/^fraiseql_cache.max_entries_per_role = 300$/d' "$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
+q -c "SELECT pg_reload_conf()" >/dev/null
+
 # ---- more domains than shared memory names: exact answers, a WARNING naming max_domains --
 echo "fraiseql_cache.max_domains = 64" >>"$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
 "$CLUSTER" restart fast >/dev/null
