@@ -206,29 +206,36 @@ ok=1; [ "$unmoved" -eq 0 ] && [ "$resets_after" -eq "$resets_before" ] && [ "$af
 check hundred_thousand_tenants $ok "tenants not moved: $unmoved of 100000; resets or overflows: $((resets_after - resets_before)); handed off per domain: $((collapsed_after - collapsed_before)); a concurrent commit elsewhere: +$((after - before))"
 
 # ---- a publication FOR ALL TABLES: a subscriber imports none of the extension's rows ----
-q -c "INSERT INTO fraiseql_cache.cascade_rules VALUES ('g', 'g_published')"
+# Without an initial copy (copy_data = false): table synchronisation against the same
+# cluster can deadlock with DROP SUBSCRIPTION. Everything below is written after the slot.
 q -c "CREATE PUBLICATION fc_all FOR ALL TABLES"
 q -c "SELECT pg_create_logical_replication_slot('fc_sub', 'pgoutput')" >/dev/null
 q -d postgres -c "CREATE DATABASE fc_sub"
 q -d fc_sub -c "CREATE EXTENSION pg_fraiseql_cache" 2>/dev/null
-# The application tables (pre-data: no triggers) and the key the updates are applied by.
+# The application tables (pre-data: no triggers).
 "$(pg_config --bindir)/pg_dump" -s --section=pre-data -n public -d "$FRAISEQL_DB" | grep -v "^CREATE SCHEMA public" | q -d fc_sub >/dev/null
-q -d fc_sub -c "ALTER TABLE tv_g ADD PRIMARY KEY (id)"
 q -d fc_sub -c "CREATE SUBSCRIPTION fc_sub CONNECTION 'host=$PGHOST port=$PGPORT dbname=$FRAISEQL_DB user=postgres'
-                PUBLICATION fc_all WITH (create_slot = false, slot_name = 'fc_sub')"
-q -c "UPDATE tv_g SET n = 4242 WHERE id = 1"
+                PUBLICATION fc_all WITH (create_slot = false, slot_name = 'fc_sub', copy_data = false)"
+q -c "INSERT INTO fraiseql_cache.cascade_rules VALUES ('g', 'g_published')"
+q -c "INSERT INTO tv_g VALUES (4242, '$T1')"
 arrived=0
 for _ in $(seq 200); do
-  [ "$(q -d fc_sub -c "SELECT count(*) FROM tv_g WHERE n = 4242" 2>/dev/null)" = 1 ] && { arrived=1; break; }
+  [ "$(q -d fc_sub -c "SELECT count(*) FROM tv_g WHERE id = 4242" 2>/dev/null)" = 1 ] && { arrived=1; break; }
   sleep 0.1
 done
 imported=$(q -d fc_sub -c "SELECT (SELECT count(*) FROM fraiseql_cache.cascade_rules) + (SELECT count(*) FROM fraiseql_cache.worker_state)
                             + (SELECT count(*) FROM fraiseql_cache.domain_version) + (SELECT count(*) FROM fraiseql_cache.tracked_tables)")
-errors=$(grep -c "duplicate key value violates unique constraint \"worker_state_pkey\"" "$FRAISEQL_CLUSTER_DIR/server.log")
+skipped=$(grep -c "replicated changes to .* are ignored" "$FRAISEQL_CLUSTER_DIR/server.log")
+q -d fc_sub -c "ALTER SUBSCRIPTION fc_sub DISABLE" >/dev/null
+q -d fc_sub -c "ALTER SUBSCRIPTION fc_sub SET (slot_name = NONE)" >/dev/null
 q -d fc_sub -c "DROP SUBSCRIPTION fc_sub" >/dev/null
-q -c "DROP PUBLICATION fc_all; DELETE FROM fraiseql_cache.cascade_rules"
-ok=1; [ "$arrived" -eq 1 ] && [ "$imported" -eq 0 ] && [ "$errors" -eq 0 ] && ok=0
-check publication_for_all_tables $ok "application row replicated: $arrived; rows of the extension's tables imported: $imported; apply errors on worker_state: $errors"
+for _ in $(seq 50); do
+  q -c "SELECT pg_drop_replication_slot('fc_sub')" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+q -c "DROP PUBLICATION fc_all; DELETE FROM fraiseql_cache.cascade_rules; DELETE FROM tv_g WHERE id = 4242"
+ok=1; [ "$arrived" -eq 1 ] && [ "$imported" -eq 0 ] && [ "$skipped" -ge 1 ] && ok=0
+check publication_for_all_tables $ok "application row replicated: $arrived; rows of the extension's tables imported: $imported; WARNINGs that replicated rows were skipped: $skipped"
 
 # ---- one role's domains cannot fill shared memory for the others ----------------------
 echo "fraiseql_cache.max_entries_per_role = 300" >>"$FRAISEQL_CLUSTER_DIR/data/postgresql.conf"
