@@ -105,6 +105,13 @@ CREATE TABLE fraiseql_cache.domain_floor (
 COMMENT ON TABLE fraiseql_cache.domain_floor IS
     'Lowest version of every tenant of a domain (whole-domain bumps); a tenant without a domain_version row reads max(this, the worker floor).';
 
+-- The worker's tables are never truncated by vacuum: the truncation takes an
+-- ACCESS EXCLUSIVE lock the worker would wait for, and a commit waiting for
+-- the worker could take that wait for a stall.
+ALTER TABLE fraiseql_cache.domain_version SET (vacuum_truncate = off);
+ALTER TABLE fraiseql_cache.domain_floor SET (vacuum_truncate = off);
+ALTER TABLE fraiseql_cache.worker_state SET (vacuum_truncate = off);
+
 -- Kept by pg_dump / pg_restore.
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.domain_version', '');
 SELECT pg_catalog.pg_extension_config_dump('fraiseql_cache.cascade_rules', '');

@@ -133,8 +133,9 @@ void collapse_if_large() {
 // relation (LOCK TABLE, DDL), a transaction (a row or key another
 // transaction has not committed yet) or a tuple. Read from the worker's
 // PGPROC wait event the way pg_stat_activity does (a racy read of one aligned
-// word). Short waits (relation extension, a vacuum truncating the table) are
-// not counted: see kStallMs.
+// word). Relation extension waits are not counted, the worker's tables are
+// never truncated by vacuum, and shorter waits than kStallMs are not taken
+// for a stall.
 bool worker_waits_on_session_lock() {
     int procno = atomics::load_acquire(&shared.state->worker_procno);
     if (procno < 0 || atomics::load_acquire(&shared.state->worker_pid) == 0)
@@ -149,7 +150,7 @@ bool worker_waits_on_session_lock() {
 // A commit stops waiting for a worker seen waiting on such a lock for this
 // long: the worker is stalled, not busy. Until then read-your-writes holds
 // through brief lock waits.
-constexpr long kStallMs = 100;
+constexpr long kStallMs = 250;
 
 // Runs in the COMMIT callback: nothing here may raise an error or wait
 // without bound.
