@@ -4,7 +4,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS pg_fraiseql_cache;
 RESET client_min_messages;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT has_extension('pg_fraiseql_cache');
 SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'pg_fraiseql_cache'), '1.0',
@@ -67,6 +67,12 @@ SELECT has_function('fraiseql_cache', 'stats', ARRAY[]::text[]);
 SELECT has_table('fraiseql_cache', 'domains', 'domains (owners) exists');
 SELECT col_type_is('fraiseql_cache', 'domains', 'owner', 'regrole', 'a domain''s owner is a role');
 SELECT has_table('fraiseql_cache', 'domain_floor', 'domain_floor exists');
+SELECT ok((SELECT bool_and(c.reloptions @> ARRAY['vacuum_truncate=off'])
+             FROM pg_catalog.pg_class c
+            WHERE c.oid IN ('fraiseql_cache.domain_version'::regclass,
+                            'fraiseql_cache.domain_floor'::regclass,
+                            'fraiseql_cache.worker_state'::regclass)),
+          'the worker''s tables are never truncated by vacuum');
 SELECT has_function('fraiseql_cache', 'set_domain_owner', ARRAY['text', 'regrole']);
 SELECT has_function('fraiseql_cache', 'drop_domain', ARRAY['text']);
 SELECT is((SELECT count(*)::int FROM pg_catalog.pg_proc p
