@@ -1,6 +1,6 @@
-// NOTIFY payloads: {"tenant_id": "...", "domain": "...", "version": N}, one
-// per pair (format object) or packed in JSON arrays under the 8000-byte
-// payload limit (format array).
+// NOTIFY payloads: {"tenant_id": "...", "domain": "...", "version": N,
+// "lsn": "X/Y"}, one per pair (format object) or packed in JSON arrays under
+// the 8000-byte payload limit (format array).
 #include "pg_fraiseql_cache/notify.hpp"
 
 #include "pg_fraiseql_cache/boundary.hpp"
@@ -8,6 +8,7 @@
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
 #include "utils/fmgrprotos.h"
@@ -24,7 +25,7 @@ constexpr int kMaxPayload = 7999;
 // rather than risk failing the worker's commit on a full queue.
 constexpr double kQueueHighWater = 0.9;
 
-void append_object(StringInfo buf, const Announcement &a) {
+void append_object(StringInfo buf, const Announcement &a, const char *lsn) {
     pg_uuid_t u;
     memcpy(u.data, a.tenant.bytes, UUID_LEN);
     char *tenant = DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&u)));
@@ -33,7 +34,7 @@ void append_object(StringInfo buf, const Announcement &a) {
     appendStringInfo(buf, ", \"version\": %llu", (unsigned long long)a.version);
     if (a.domain_floor != 0)
         appendStringInfo(buf, ", \"domain_floor\": %llu", (unsigned long long)a.domain_floor);
-    appendStringInfoChar(buf, '}');
+    appendStringInfo(buf, ", \"lsn\": \"%s\"}", lsn);
 }
 
 double queue_usage() {
@@ -58,6 +59,12 @@ uint64_t send(const std::vector<Announcement> &announcements) {
             return uint64_t(0);
         }
         const char *channel = settings.notify_channel;
+        // Every transaction this batch counts committed before it was
+        // drained, so its commit record lies below this position: a standby
+        // that has replayed past it shows their data (client replica mode).
+        XLogRecPtr at = GetXLogInsertRecPtr();
+        char lsn[32];
+        snprintf(lsn, sizeof lsn, "%X/%X", uint32(at >> 32), uint32(at));
         uint64_t sent = 0;
         StringInfoData one;
         StringInfoData batch;
@@ -66,7 +73,7 @@ uint64_t send(const std::vector<Announcement> &announcements) {
         bool as_array = settings.notify_format == int(NotifyFormat::kArray);
         for (const Announcement &a : announcements) {
             resetStringInfo(&one);
-            append_object(&one, a);
+            append_object(&one, a, lsn);
             if (!as_array) {
                 Async_Notify(channel, one.data);
                 sent++;

@@ -17,7 +17,9 @@ struct Announcement {
     uint64_t domain_floor;
 };
 
-// Queues the notifications in the current transaction (delivered when it
+// Queues the notifications in the current transaction, each carrying
+// "lsn": the WAL insert position when they were queued, above the commit
+// record of every transaction they count (delivered when it
 // commits). Returns how many were queued; 0 when notify is off, or when the
 // notification queue is nearly full (they are hints: a listener that missed
 // them resynchronises by reading versions).

@@ -344,24 +344,30 @@ struct Announcement {
     std::string domain;
     long long version = -1;
     long long domain_floor = -1;  // -1: no such member
+    std::string lsn;
 };
 
 // One JSON object exactly as the contract shapes it: the members tenant_id
 // (a lowercase uuid), domain (a non-empty string) and version (a
 // non-negative integer), in that order, and only on the all-tenants pair of
-// a whole-domain bump a fourth, domain_floor (a non-negative integer no
-// larger than version); nothing else.
+// a whole-domain bump domain_floor (a non-negative integer no larger than
+// version), then lsn (a WAL position "X/Y" in upper-case hex); nothing else.
 Announcement to_announcement(const JsonValue &v) {
     static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
     static const std::regex integer("^(0|[1-9][0-9]{0,17})$");
     if (v.kind != JsonValue::Kind::kObject)
         throw std::runtime_error("an announcement must be a JSON object");
-    if (v.members.size() < 3 || v.members.size() > 4 || v.members[0].first != "tenant_id" ||
+    static const std::regex lsn("^[0-9A-F]{1,8}/[0-9A-F]{1,8}$");
+    if (v.members.size() < 4 || v.members.size() > 5 || v.members[0].first != "tenant_id" ||
         v.members[1].first != "domain" || v.members[2].first != "version" ||
-        (v.members.size() == 4 && v.members[3].first != "domain_floor"))
+        (v.members.size() == 5 && v.members[3].first != "domain_floor") ||
+        v.members.back().first != "lsn")
         throw std::runtime_error(
-            "an announcement has exactly the members tenant_id, domain, version, in that order "
-            "(and domain_floor on the all-tenants pair of a whole-domain bump)");
+            "an announcement has exactly the members tenant_id, domain, version, lsn, in that "
+            "order (and domain_floor before lsn on the all-tenants pair of a whole-domain bump)");
+    const JsonValue &l = v.members.back().second;
+    if (l.kind != JsonValue::Kind::kString || !std::regex_match(l.text, lsn))
+        throw std::runtime_error("lsn is not a WAL position X/Y");
     const JsonValue &t = v.members[0].second, &d = v.members[1].second,
                     &n = v.members[2].second;
     if (t.kind != JsonValue::Kind::kString || !std::regex_match(t.text, uuid))
@@ -371,7 +377,8 @@ Announcement to_announcement(const JsonValue &v) {
     if (n.kind != JsonValue::Kind::kNumber || !std::regex_match(n.text, integer))
         throw std::runtime_error("version is not a non-negative integer: " + n.text);
     Announcement a{t.text, d.text, std::stoll(n.text)};
-    if (v.members.size() == 4) {
+    a.lsn = l.text;
+    if (v.members.size() == 5) {
         const JsonValue &f = v.members[3].second;
         if (f.kind != JsonValue::Kind::kNumber || !std::regex_match(f.text, integer))
             throw std::runtime_error("domain_floor is not a non-negative integer: " + f.text);
@@ -427,7 +434,7 @@ std::string object_text(const Announcement &a) {
     return "{\"tenant_id\": \"" + a.tenant + "\", \"domain\": " + json_quote(a.domain) +
            ", \"version\": " + std::to_string(a.version) +
            (a.domain_floor >= 0 ? ", \"domain_floor\": " + std::to_string(a.domain_floor) : "") +
-           "}";
+           ", \"lsn\": \"" + a.lsn + "\"}";
 }
 
 struct Note {
@@ -832,7 +839,7 @@ TEST(NotifyPayloadParser, AcceptsValidAndRejectsInvalidJson) {
 
     Note ok = decode_note(
         "c", "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\", "
-             "\"version\": 43}",
+             "\"version\": 43, \"lsn\": \"0/16B3748\"}",
         1);
     EXPECT_EQ(ok.error, "");
     ASSERT_EQ(ok.announcements.size(), 1u);
@@ -846,7 +853,14 @@ TEST(NotifyPayloadParser, AcceptsValidAndRejectsInvalidJson) {
           "\"version\": \"1\"}",
           "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\", "
           "\"version\": 1.5}",
-          "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\"}", "[]"})
+          "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\"}",
+          "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\", "
+          "\"version\": 1}",
+          "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\", "
+          "\"version\": 1, \"lsn\": \"0/16b3748\"}",
+          "{\"tenant_id\": \"00000000-0000-0000-0000-00000000000a\", \"domain\": \"d\", "
+          "\"lsn\": \"0/1\", \"version\": 1}",
+          "[]"})
         EXPECT_NE(decode_note("c", bad, 1).error, "") << "accepted: " << bad;
 }
 

@@ -23,7 +23,7 @@ DROP TABLE IF EXISTS public.tv_contract, public.tv_item;
 SQL
 out=$(printf '%s\nSELECT pg_sleep(0.3);\nSELECT 1 AS done;\n' "$sql" | psql -X -v ON_ERROR_STOP=1 2>&1)
 echo "$out" | tail -5
-echo "$out" | grep -q 'Asynchronous notification "cache_invalidation" with payload "{"tenant_id": "6f1c2e4a-0000-4000-8000-000000000001", "domain": "contract", "version": '
+grep -q 'Asynchronous notification "cache_invalidation" with payload "{"tenant_id": "6f1c2e4a-0000-4000-8000-000000000001", "domain": "contract", "version": ' <<<"$out"
 item=$(psql -X -At -c "SELECT fraiseql_cache.current_version('6f1c2e4a-0000-4000-8000-000000000001', 'item')")
 [ "$item" -ge 1 ] || { echo "quick start: cascade did not bump item ($item)" >&2; exit 1; }
 psql -X -q -c "DROP TABLE public.tv_contract, public.tv_item; DELETE FROM fraiseql_cache.cascade_rules WHERE source_domain = 'contract'"
