@@ -43,8 +43,8 @@ if ! ninja -C "$BUILD" >"$tmp/ninja.log" 2>&1; then
   echo "clients: build failed"
   exit 1
 fi
-if [ ! -x "$BUILD/client/client_integration_tests" ]; then
-  echo "clients: $BUILD/client/client_integration_tests was not built (libpqxx-dev, libhiredis-dev, libgtest-dev present?)"
+if [ ! -x "$BUILD/clients/cpp/client_integration_tests" ]; then
+  echo "clients: $BUILD/clients/cpp/client_integration_tests was not built (libpqxx-dev, libhiredis-dev, libgtest-dev present?)"
   exit 1
 fi
 
@@ -80,8 +80,8 @@ part() {
   grep -E '^\[ (oracle|notification lag|storm)' "$log" | sed 's/^/    /' || true
 }
 
-part client_unit "$BUILD/client/client_unit_tests" --gtest_brief=1
-part client_integration "$BUILD/client/client_integration_tests" --gtest_brief=1
+part client_unit "$BUILD/clients/cpp/client_unit_tests" --gtest_brief=1
+part client_integration "$BUILD/clients/cpp/client_integration_tests" --gtest_brief=1
 for t in "$ROOT"/examples/*/test.sh; do
   [ -f "$t" ] || continue
   part "example_$(basename "$(dirname "$t")")" bash "$t"
