@@ -40,6 +40,8 @@ class ListenerSession {
     void ping();
     // current_version() of every pair, and the global domains (one query).
     LoadResult load(const std::vector<PairKey> &pairs);
+    // For replica mode's own queries (identity, WAL insert position).
+    pqxx::connection &connection() { return *conn_; }
 
   private:
     class Receiver;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "fraiseql_cache/client/lsn.hpp"
 #include "json_reader.hpp"
 
 namespace fraiseql_cache::client {
@@ -36,6 +37,14 @@ bool read_update(detail::JsonReader &r, VersionUpdate *out) {
                 if (!r.read_int(&out->version))
                     return false;
                 have_version = true;
+            } else if (key == "lsn") {
+                std::string text;
+                if (!r.read_string(&text))
+                    return false;
+                auto lsn = parse_lsn(text);
+                if (!lsn)
+                    return false;
+                out->lsn = *lsn;
             } else if (key == "domain_floor") {
                 if (!r.read_int(&out->domain_floor))
                     return false;

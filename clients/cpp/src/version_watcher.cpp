@@ -8,11 +8,14 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "fraiseql_cache/client/backoff.hpp"
 #include "fraiseql_cache/client/notification.hpp"
 #include "fraiseql_cache/client/sql_version_reader.hpp"
 #include "listener_session.hpp"
+#include "replay_gate.hpp"
+#include "replica_link.hpp"
 #include "watcher_state.hpp"
 
 namespace fraiseql_cache::client {
@@ -28,7 +31,8 @@ std::int64_t now_ms() {
 struct AtomicCounters {
     std::atomic<std::uint64_t> notifications{0}, payload_errors{0}, versions_raised{0},
         heartbeats{0}, pings{0}, connects{0}, disconnects{0}, loads{0}, local_lookups{0},
-        first_reads{0}, sql_fallbacks{0}, refreshes{0};
+        first_reads{0}, sql_fallbacks{0}, refreshes{0}, gated{0}, replay_polls{0},
+        lookup_waits{0}, failovers{0};
 };
 
 void bump(std::atomic<std::uint64_t> &c, std::uint64_t n = 1) {
@@ -37,7 +41,14 @@ void bump(std::atomic<std::uint64_t> &c, std::uint64_t n = 1) {
 }  // namespace
 
 struct VersionWatcher::Impl {
-    explicit Impl(WatcherOptions o) : options(std::move(o)), reader(options.conninfo) {
+    // Replica mode reads every version on the replica, never on the primary.
+    static const std::string &read_conninfo(const WatcherOptions &o) {
+        return o.replica_conninfo.empty() ? o.conninfo : o.replica_conninfo;
+    }
+
+    explicit Impl(WatcherOptions o) : options(std::move(o)), reader(read_conninfo(options)) {
+        if (replica_mode() && options.replay_poll_interval.count() <= 0)
+            throw std::invalid_argument("replay_poll_interval must be positive");
         if (options.heartbeat_channel.empty())
             options.heartbeat_channel = options.channel + "_heartbeat";
         wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -56,6 +67,22 @@ struct VersionWatcher::Impl {
     std::atomic<bool> stopping{false};
     std::atomic<bool> reload_requested{false};
     std::atomic<long long> last_floor{-1};  // from the last heartbeat, -1: none yet
+
+    // Replica mode: heard versions waiting for the replica's replay.
+    bool replica_mode() const { return !options.replica_conninfo.empty(); }
+    mutable std::mutex gate_mu;
+    detail::ReplayGate gate;
+    std::vector<VersionUpdate> unstamped;  // heard without "lsn" (listener thread only)
+    // Replay polls begun and completed (numbered); lookups wait on poll_cv.
+    std::mutex poll_mu;
+    std::condition_variable poll_cv;
+    std::uint64_t polls_begun = 0, polls_done = 0;
+    Clock::time_point next_poll{};
+    bool replica_in_recovery = true;  // at the start of the session
+    // The server listened to last (listener thread only).
+    bool have_identity = false;
+    detail::ServerIdentity identity;
+    bool force_reset = false;  // the replica was promoted: drop the map at the next connect
 
     // The "floor" member of a heartbeat payload, -1 when absent.
     static long long heartbeat_floor(const std::string &payload) {
@@ -143,33 +170,193 @@ struct VersionWatcher::Impl {
                 reload_requested.store(true);
                 return;
             }
-            publish(state.apply_heard(*updates));
+            if (replica_mode())
+                hold(*updates);
+            else
+                publish(state.apply_heard(*updates));
         } catch (...) {
             bump(counters.payload_errors);
             reload_requested.store(true);
         }
     }
 
-    void load(detail::ListenerSession &session) {
+    // Replica mode: a heard version waits in the gate until the replica has
+    // replayed its "lsn"; one without waits for the primary's insert position
+    // read right after it was heard (stamp()).
+    void hold(const std::vector<VersionUpdate> &updates) {
+        std::vector<VersionUpdate> with_lsn;
+        for (const VersionUpdate &u : updates)
+            (u.lsn != 0 ? with_lsn : unstamped).push_back(u);
+        bump(counters.gated, updates.size());
+        if (with_lsn.empty())
+            return;
+        std::lock_guard<std::mutex> lock(gate_mu);
+        gate.add(with_lsn);
+    }
+
+    void stamp(detail::ListenerSession &session) {
+        if (unstamped.empty())
+            return;
+        Lsn at = detail::query_insert_lsn(session.connection());
+        std::lock_guard<std::mutex> lock(gate_mu);
+        gate.add(unstamped, at);
+        unstamped.clear();
+    }
+
+    // What has arrived, then (replica mode) the stamps it needs.
+    void dispatch(detail::ListenerSession &session) {
+        session.dispatch();
+        if (replica_mode())
+            stamp(session);
+    }
+
+    bool gate_empty() const {
+        std::lock_guard<std::mutex> lock(gate_mu);
+        return gate.empty();
+    }
+
+    // One read of the replica's position; releases what it has replayed.
+    Lsn poll_replica(detail::ReplicaLink &replica) {
+        std::uint64_t n;
+        {
+            std::lock_guard<std::mutex> lock(poll_mu);
+            n = ++polls_begun;
+        }
+        detail::ReplicaLink::Position p = replica.position();
+        bump(counters.replay_polls);
+        next_poll = Clock::now() + options.replay_poll_interval;
+        if (replica_in_recovery && !p.in_recovery) {
+            // Promoted: a failover is under way; start over (and drop the map).
+            force_reset = true;
+            throw std::runtime_error("the replica left recovery (promoted): reconnecting");
+        }
+        std::vector<VersionUpdate> released;
+        {
+            std::lock_guard<std::mutex> lock(gate_mu);
+            released = gate.release(p.lsn);
+        }
+        publish(state.apply_heard(released));
+        {
+            std::lock_guard<std::mutex> lock(poll_mu);
+            polls_done = n;
+        }
+        poll_cv.notify_all();
+        return p.lsn;
+    }
+
+    // Polls when versions wait and the interval has passed.
+    void pump(detail::ReplicaLink *replica) {
+        if (replica && !gate_empty() && Clock::now() >= next_poll)
+            poll_replica(*replica);
+    }
+
+    // Lets every lookup waiting for a poll go (the session ended).
+    void release_waiters() {
+        {
+            std::lock_guard<std::mutex> lock(poll_mu);
+            polls_done = ++polls_begun;
+        }
+        poll_cv.notify_all();
+    }
+
+    // A lookup that found a pair with a version waiting: waits until a poll
+    // begun after this call has completed (or the timeout).
+    void wait_for_poll() {
+        std::unique_lock<std::mutex> lock(poll_mu);
+        const std::uint64_t target = polls_begun + 1;
+        poll_cv.wait_for(lock, options.replay_wait_timeout,
+                         [&] { return polls_done >= target || stopping.load(); });
+    }
+
+    bool pending_for(const std::string &tenant, const std::vector<std::string> &domains) const {
+        std::lock_guard<std::mutex> lock(gate_mu);
+        if (gate.empty())
+            return false;
+        for (const std::string &d : domains)
+            if (gate.pending_for(PairKey{tenant, d}))
+                return true;
+        return false;
+    }
+
+    void ping_if_quiet(detail::ListenerSession &session) {
+        if (now_ms() - last_heard_ms.load() >= options.ping_interval.count()) {
+            session.ping();
+            bump(counters.pings);
+            heard();
+        }
+    }
+
+    // After LISTEN: which server is this? Another history than the last one
+    // (a promoted standby, a restored backup, another cluster) drops the
+    // whole map; the pairs it held are reloaded from the new server.
+    std::vector<PairKey> check_identity(detail::ListenerSession &session) {
+        detail::ServerIdentity id = detail::query_identity(session.connection());
+        std::vector<PairKey> reset;
+        if ((have_identity && !id.same_history(identity)) || force_reset) {
+            reset = state.held_pairs();
+            state.clear();
+            bump(counters.failovers);
+        }
+        identity = id;
+        have_identity = true;
+        force_reset = false;
+        return reset;
+    }
+
+    // Replica mode: the replica must be a copy of the listened primary (its
+    // WAL positions are comparable), or that primary itself.
+    void check_replica(detail::ReplicaLink &replica) {
+        detail::ServerIdentity r = replica.identity();
+        if (!r.system_id.empty() && !identity.system_id.empty() && r.system_id != identity.system_id)
+            throw std::runtime_error("the replica is not a copy of the listened primary (" +
+                                     r.describe() + " against " + identity.describe() + ")");
+        if (!r.in_recovery && r.timeline != identity.timeline)
+            throw std::runtime_error("the replica is a primary other than the listened one (" +
+                                     r.describe() + " against " + identity.describe() + ")");
+        replica_in_recovery = r.in_recovery;
+    }
+
+    // A reload of every held pair (and `extra`). Replica mode reads from the
+    // replica, once it has replayed the primary's insert position read after
+    // LISTEN: everything announced before LISTEN (not heard) is then there.
+    void load(detail::ListenerSession &session, detail::ReplicaLink *replica,
+              const std::vector<PairKey> &extra = {}) {
+        if (replica) {
+            const Lsn target = detail::query_insert_lsn(session.connection());
+            while (poll_replica(*replica) < target) {
+                if (stopping.load())
+                    return;
+                session.wait(options.replay_poll_interval, wake_fd);
+                dispatch(session);
+                ping_if_quiet(session);
+            }
+        }
         std::vector<PairKey> pairs = state.held_pairs();
-        detail::LoadResult r = session.load(pairs);
+        if (!extra.empty()) {
+            std::unordered_set<PairKey, PairKeyHash> seen(pairs.begin(), pairs.end());
+            for (const PairKey &p : extra)
+                if (seen.insert(p).second)
+                    pairs.push_back(p);
+        }
+        detail::LoadResult r = replica ? replica->load(pairs) : session.load(pairs);
         heard();
         bump(counters.loads);
         publish(state.apply_load(pairs, r.versions, r.global_domains));
         notify_health();
         // Notifications that arrived during the query.
-        session.dispatch();
+        dispatch(session);
     }
 
     // Sleeps `d` unless woken by stop().
     void sleep_unless_stopped(std::chrono::milliseconds d);
 
-    void session_loop(detail::ListenerSession &session) {
+    void session_loop(detail::ListenerSession &session, detail::ReplicaLink *replica) {
         auto next_resync = Clock::now() + options.resync_interval;
         while (!stopping.load()) {
-            session.dispatch();
+            dispatch(session);
+            pump(replica);
             if (reload_requested.exchange(false)) {
-                load(session);
+                load(session, replica);
                 next_resync = Clock::now() + options.resync_interval;
             }
             // Wake for a ping once nothing has been heard for ping_interval,
@@ -183,18 +370,20 @@ struct VersionWatcher::Impl {
                     next_resync - Clock::now());
                 timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_resync));
             }
+            if (replica && !gate_empty()) {
+                auto until_poll =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - Clock::now());
+                timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_poll));
+            }
             auto wake = session.wait(timeout, wake_fd);
             if (stopping.load())
                 return;
             if (wake == detail::ListenerSession::Wake::Traffic)
-                session.dispatch();
-            if (now_ms() - last_heard_ms.load() >= options.ping_interval.count()) {
-                session.ping();
-                bump(counters.pings);
-                heard();
-            }
+                dispatch(session);
+            pump(replica);
+            ping_if_quiet(session);
             if (options.resync_interval.count() > 0 && Clock::now() >= next_resync) {
-                load(session);
+                load(session, replica);
                 next_resync = Clock::now() + options.resync_interval;
             }
         }
@@ -211,15 +400,28 @@ struct VersionWatcher::Impl {
                 listener_pid.store(session.backend_pid());
                 heard();
                 reload_requested.store(false);
-                load(session);  // after LISTEN: nothing said from here on is missed
+                {
+                    std::lock_guard<std::mutex> lock(gate_mu);
+                    gate.clear();  // the reload below covers whatever waited
+                }
+                unstamped.clear();
+                std::vector<PairKey> reset = check_identity(session);
+                std::unique_ptr<detail::ReplicaLink> replica;
+                if (replica_mode()) {
+                    replica = std::make_unique<detail::ReplicaLink>(options.replica_conninfo);
+                    check_replica(*replica);
+                }
+                // After LISTEN: nothing said from here on is missed.
+                load(session, replica.get(), reset);
                 backoff.reset();
-                session_loop(session);
+                session_loop(session, replica.get());
             } catch (const std::exception &e) {
                 set_error(e.what());
             } catch (...) {
                 set_error("unknown error in the listener");
             }
             state.mark_unhealthy();
+            release_waiters();
             listener_pid.store(0);
             notify_health();
             if (stopping.load())
@@ -268,6 +470,14 @@ std::vector<Version> VersionWatcher::versions(const std::string &tenant_in,
     if (domains.empty())
         return {};
     auto found = impl_->state.lookup(tenant, domains, impl_->live());
+    if (found.outcome == detail::WatcherState::Outcome::Local && impl_->replica_mode() &&
+        impl_->pending_for(tenant, domains)) {
+        // A version of these pairs waits for the replica, which may have
+        // replayed it by now: the next replay poll tells.
+        bump(impl_->counters.lookup_waits);
+        impl_->wait_for_poll();
+        found = impl_->state.lookup(tenant, domains, impl_->live());
+    }
     switch (found.outcome) {
     case detail::WatcherState::Outcome::Local:
         bump(impl_->counters.local_lookups);
@@ -329,6 +539,14 @@ WatcherCounters VersionWatcher::counters() const {
     c.first_reads = a.first_reads.load();
     c.sql_fallbacks = a.sql_fallbacks.load();
     c.refreshes = a.refreshes.load();
+    c.gated = a.gated.load();
+    c.replay_polls = a.replay_polls.load();
+    c.lookup_waits = a.lookup_waits.load();
+    c.failovers = a.failovers.load();
+    {
+        std::lock_guard<std::mutex> lock(impl_->gate_mu);
+        c.gated_pending = impl_->gate.size();
+    }
     c.held_pairs = impl_->state.size();
     return c;
 }

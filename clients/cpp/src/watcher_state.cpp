@@ -102,6 +102,14 @@ void WatcherState::mark_unhealthy() {
     epoch_++;
 }
 
+void WatcherState::clear() {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    map_.clear();
+    globals_.clear();
+    healthy_ = false;
+    epoch_++;
+}
+
 bool WatcherState::healthy() const {
     std::shared_lock<std::shared_mutex> lock(mu_);
     return healthy_;

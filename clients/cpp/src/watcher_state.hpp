@@ -66,6 +66,9 @@ class WatcherState {
                                           const std::vector<std::string> &global_domains);
     // The listener is gone: untrusted until the next apply_load(), new epoch.
     void mark_unhealthy();
+    // Another server (failover): forgets every version and global domain;
+    // untrusted until the next apply_load(), new epoch.
+    void clear();
 
     bool healthy() const;
     std::uint64_t epoch() const;

@@ -48,6 +48,9 @@ struct VersionUpdate {
     // Non-zero on the all-tenants pair of a whole-domain bump: every tenant
     // of the domain now reads at least this.
     Version domain_floor = 0;
+    // The notification's "lsn" (the primary's WAL position above the commit
+    // of every transaction the version counts); 0 when absent or not heard.
+    std::uint64_t lsn = 0;
 };
 
 }  // namespace fraiseql_cache::client

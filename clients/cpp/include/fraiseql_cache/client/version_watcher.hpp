@@ -18,6 +18,28 @@
 // to read its own writes calls refresh(tenant, domains) after its COMMIT
 // returns (with fraiseql_cache.wait_for_bump = on the bump is already visible
 // then); the fresh versions are merged into the map and served from then on.
+//
+// Replica mode (WatcherOptions::replica_conninfo set), for applications that
+// read their data from a hot standby: the watcher LISTENs on the primary, but
+// a heard version enters the map only once the replica has replayed past
+// the notification's "lsn" (until then the pair keeps its previous version,
+// under which the replica's older data is still right). While versions wait,
+// the listener reads the replica's pg_last_wal_replay_lsn() at most every
+// replay_poll_interval (one query for all of them); a lookup of a pair with a
+// version waiting waits for the next such poll. A notification without
+// "lsn" waits for the primary's insert position read just after it was
+// heard. Every SQL read goes to the replica: reloads (after the replica has
+// replayed the primary's insert position read after LISTEN, so nothing
+// announced before LISTEN is missed), first reads, fallbacks and refresh().
+// The replica must be a standby of the listened primary (same system
+// identifier) or that primary itself.
+//
+// Failover: on every connect the watcher reads which server it listens to
+// (system identifier, timeline). Another one than before (a promoted
+// standby: point `conninfo` at every candidate with a libpq multi-host
+// string and target_session_attrs=read-write), or a replica that left
+// recovery, drops the whole map and reloads the pairs it held from the new
+// server: entries tagged with the old primary's versions then miss.
 #pragma once
 
 #include <chrono>

@@ -19,6 +19,12 @@ struct WatcherCounters {
     std::uint64_t sql_fallbacks = 0;     // versions() answered over SQL while unhealthy
     std::uint64_t refreshes = 0;         // refresh() calls
     std::uint64_t held_pairs = 0;        // pairs held now
+    // Replica mode and failover.
+    std::uint64_t gated = 0;             // heard versions held until the replica replayed them
+    std::uint64_t gated_pending = 0;     // of those, waiting now
+    std::uint64_t replay_polls = 0;      // replay positions read on the replica (one query each)
+    std::uint64_t lookup_waits = 0;      // versions() that waited for a replay poll
+    std::uint64_t failovers = 0;         // reconnects to another server: local map dropped
 };
 
 }  // namespace fraiseql_cache::client

@@ -30,6 +30,22 @@ struct WatcherOptions {
     // notifications cannot carry: a notification skipped by a server whose
     // queue was full, a domain that became global). 0 turns it off.
     std::chrono::milliseconds resync_interval{60000};
+
+    // Replica mode: the libpq connection string of the hot standby the
+    // application reads its data from ("" = off). The watcher still LISTENs
+    // on `conninfo` (the primary; a multi-host string with
+    // target_session_attrs=read-write follows a failover), but a version
+    // heard enters the local map only once this replica has replayed past
+    // the notification's "lsn"; every SQL read (reloads, first reads,
+    // fallbacks, refresh()) goes to the replica. See version_watcher.hpp.
+    std::string replica_conninfo;
+    // While heard versions wait for the replica, its replay position is read
+    // at most this often (one query for all of them).
+    std::chrono::milliseconds replay_poll_interval{2};
+    // A lookup of a pair with a version waiting for the replica waits for
+    // the next replay poll, at most this long (then answers with the held
+    // version, which the replica's data never lags).
+    std::chrono::milliseconds replay_wait_timeout{100};
 };
 
 }  // namespace fraiseql_cache::client
