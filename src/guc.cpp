@@ -64,6 +64,7 @@ const char *const kCheckedAtStart[] = {
     "fraiseql_cache.enabled",         "fraiseql_cache.heartbeat_ms",
     "fraiseql_cache.raise_margin_ms", "fraiseql_cache.max_domains",
     "fraiseql_cache.max_domains_per_role", "fraiseql_cache.max_entries_per_role",
+    "fraiseql_cache.wal_resource_manager_id",
 };
 constexpr int kChecked = int(sizeof kCheckedAtStart / sizeof kCheckedAtStart[0]);
 char *raw_values[kChecked];
@@ -150,6 +151,13 @@ void define_settings() {
         "Pairs beyond it are answered from fraiseql_cache.domain_version (0 = no bound).",
         &settings.max_entries_per_role, 16384, 0, 16 * 1024 * 1024, PGC_SIGHUP, 0, nullptr,
         nullptr, nullptr);
+    DefineCustomIntVariable(
+        "fraiseql_cache.wal_resource_manager_id",
+        "Custom WAL resource manager id of the records that carry versions to hot standbys.",
+        "The same on a primary and all its standbys; change it only if another extension uses "
+        "this id, and only after a clean shutdown.",
+        &settings.wal_resource_manager_id, 128, 128, 255, PGC_POSTMASTER, 0, nullptr, nullptr,
+        nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("fraiseql_cache");
 #else

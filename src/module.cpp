@@ -2,6 +2,7 @@
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/pg.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/standby.hpp"
 #include "pg_fraiseql_cache/worker.hpp"
 
 #include <cstdio>
@@ -42,4 +43,10 @@ void _PG_init(void) {
     fraiseql_cache::install_shmem_hooks();
     fraiseql_cache::install_ddl_hooks();
     fraiseql_cache::register_worker();
+#if PG_VERSION_NUM >= 150000
+    // Hot standbys follow the primary's versions through WAL records of
+    // their own (standby.hpp); before 15 they answer from their tables.
+    fraiseql_cache::standby::register_resource_manager();
+    fraiseql_cache::standby::register_loader();
+#endif
 }

@@ -3,6 +3,7 @@
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/standby.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -38,7 +39,10 @@ Datum fraiseql_cache_stats(PG_FUNCTION_ARGS) {
     int i = 0;
     values[i++] = Int32GetDatum(pid);
     nulls[i - 1] = pid == 0;
-    values[i++] = BoolGetDatum(pid != 0 && atomics::load_acquire(&st->loaded) != 0);
+    // A hot standby serves from shared memory once its loader has loaded it.
+    values[i++] = BoolGetDatum(RecoveryInProgress()
+                                   ? standby::serves_here()
+                                   : pid != 0 && atomics::load_acquire(&st->loaded) != 0);
     values[i++] = u64(c.rows_seen);
     values[i++] = u64(c.pairs_recorded);
     values[i++] = u64(c.xacts_handed_off);
@@ -123,13 +127,14 @@ PG_FUNCTION_INFO_V1(fraiseql_cache_shared_versions);
 PG_FUNCTION_INFO_V1(fraiseql_cache_recent_invalidations);
 
 // Live versions from shared memory; from domain_version until the worker
-// has loaded them, on a standby, and for pairs that did not fit.
+// (on a standby, the loader) has loaded them, and for pairs that did not fit.
 Datum fraiseql_cache_shared_versions(PG_FUNCTION_ARGS) {
     require_served_database();
     TupleDesc desc;
     Tuplestorestate *store = begin_materialized(fcinfo, &desc);
     SharedState *st = shared.state;
-    bool from_memory = atomics::load_acquire(&st->loaded) != 0 && !RecoveryInProgress();
+    bool from_memory = RecoveryInProgress() ? standby::serves_here()
+                                            : atomics::load_acquire(&st->loaded) != 0;
     if (from_memory) {
         shared.versions.for_each([&](uint32_t id, const TenantId &t, uint64_t v, int64_t at) {
             Datum values[4] = {uuid_datum(t),

@@ -3,7 +3,9 @@
 // Locking protocol: the segment is created once under AddinShmemInitLock by
 // the postmaster (or the first process of an EXEC_BACKEND build) and never
 // resized. After that no lock guards it: see shared_state.hpp for which
-// process writes which field and the ordering that publishes it.
+// process writes which field and the ordering that publishes it. On a hot
+// standby the dictionary and version table have two writers, serialised by
+// shared.standby_lock (standby_state.cpp).
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 #include "pg_fraiseql_cache/guc.hpp"
@@ -43,6 +45,7 @@ void request_shmem() {
         prev_shmem_request_hook();
 #endif
     RequestAddinShmemSpace(segment_size());
+    RequestNamedLWLockTranche("pg_fraiseql_cache", 1);
 }
 
 void startup_shmem() {
@@ -59,6 +62,7 @@ void startup_shmem() {
     shared.state = reinterpret_cast<SharedState *>(base);
     if (!found) {
         memset(static_cast<void *>(shared.state), 0, sizeof(SharedState));
+        shared.state->standby_loader_procno = -1;
         ConditionVariableInit(&shared.state->publish_cv);
         shared.ring = Ring::create(ring_memory, settings.ring_size);
         shared.domains = DomainDict::create(dict_memory, uint64_t(settings.max_domains));
@@ -70,6 +74,7 @@ void startup_shmem() {
         shared.versions = VersionTable::attach(table_memory);
         shared.recent = RecentRing::attach(recent_memory);
     }
+    shared.standby_lock = &GetNamedLWLockTranche("pg_fraiseql_cache")->lock;
     LWLockRelease(AddinShmemInitLock);
 }
 

@@ -1,13 +1,16 @@
 // SQL functions that read versions: current_version(), current_versions().
 //
 // The fast path is a lock-free read of the shared-memory dictionary and
-// version table. Until the worker has loaded them after a start, on a hot
-// standby (where the replayed table is never ahead of the replayed data),
-// and for pairs that did not fit in shared memory, the answer comes from
-// fraiseql_cache.domain_version instead.
+// version table, on a primary as on a hot standby (there kept equal to the
+// replayed WAL, see standby.hpp). Until the worker (on a standby, the
+// loader) has loaded them after a start, and for pairs that did not fit in
+// shared memory, the answer comes from fraiseql_cache.domain_version
+// instead; on a standby the replayed table is never ahead of the replayed
+// data.
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/standby.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -99,14 +102,16 @@ void check_domain(const char *domain, std::size_t len) {
 uint64_t read_version(const TenantId &requested, const char *domain, std::size_t len) {
     check_domain(domain, len);
     SharedState *st = shared.state;
-    // A standby: the replayed table is never ahead of the replayed data.
-    if (RecoveryInProgress())
-        return version_from_table(requested, domain, len);
-    // Not loaded yet (start, crash-restart, new extension or database): the
-    // table is final only after a clean stop, on fresh shared memory;
-    // otherwise the worker has still to raise it past what was handed out.
-    if (!wait_until_served())
+    if (RecoveryInProgress()) {
+        if (!standby::serves_here())
+            return version_from_table(requested, domain, len);
+    } else if (!wait_until_served()) {
+        // Not loaded yet (start, crash-restart, new extension or database):
+        // the table is final only after a clean stop, on fresh shared
+        // memory; otherwise the worker has still to raise it past what was
+        // handed out.
         return version_from_table(requested, domain, len, true);
+    }
     int32_t id = shared.domains.find(domain, len);
     if (id == DomainDict::kNotFound) {
         if (shared.domains.full() || atomics::load_acquire(&st->spilled))

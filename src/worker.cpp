@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pg_fraiseql_cache/bgworker_connect.hpp"
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/cascade.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
@@ -37,6 +38,7 @@
 #include "pg_fraiseql_cache/pair_set.hpp"
 #include "pg_fraiseql_cache/persistence.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/standby.hpp"
 #include "pg_fraiseql_cache/worker.hpp"
 
 extern "C" {
@@ -168,6 +170,13 @@ class Worker {
     bool refresh_rules(uint64_t rules_generation, uint32_t rules_inflight);
     void remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
                   int64_t oldest_handoff);
+    void log_for_standbys(uint64_t floor, bool floor_moved,
+                          const std::vector<persistence::VersionRow> &registrations,
+                          const std::vector<persistence::VersionRow> &stored,
+                          const std::vector<persistence::VersionRow> &new_floors,
+                          const std::vector<persistence::VersionRow> &quiet_floors,
+                          const std::vector<std::pair<uint32_t, bool>> &scope_changes);
+    bool standby_reload_due_ = false;
 
     long heartbeat();
     void flush_previous_batch();
@@ -477,6 +486,47 @@ void Worker::remember(const PairSet &batch, const std::vector<persistence::Versi
     }
 }
 
+// Writes a committed batch's versions to the WAL for hot standbys (see
+// standby.hpp), before they are published. The batch is committed: an error
+// here must not make the restarted worker count it twice, so it is logged
+// and standbys are told to read their tables again instead.
+void Worker::log_for_standbys(uint64_t floor, bool floor_moved,
+                              const std::vector<persistence::VersionRow> &registrations,
+                              const std::vector<persistence::VersionRow> &stored,
+                              const std::vector<persistence::VersionRow> &new_floors,
+                              const std::vector<persistence::VersionRow> &quiet_floors,
+                              const std::vector<std::pair<uint32_t, bool>> &scope_changes) {
+    if (!standby::records_enabled())
+        return;
+    try {
+        if (standby_reload_due_) {
+            standby::log_reload(MyDatabaseId);
+            standby_reload_due_ = false;
+        }
+        standby::RecordWriter writer(MyDatabaseId, GetCurrentTimestamp(), floor);
+        if (floor_moved)
+            writer.floor_changed();
+        for (const auto *rows : {&registrations, &stored})
+            for (const persistence::VersionRow &r : *rows)
+                writer.pair(r.domain, r.tenant, r.version);
+        for (const auto *floors : {&new_floors, &quiet_floors})
+            for (const persistence::VersionRow &f : *floors)
+                writer.floor(f.domain, f.version);
+        for (const auto &[id, global] : scope_changes)
+            writer.scope(domain_name(id), global);
+        writer.flush();
+    } catch (const PgError &e) {
+        standby_reload_due_ = true;
+        log_quietly([&] {
+            ereport(LOG, (errmsg("pg_fraiseql_cache: versions not written for standbys: %s",
+                                 e.data->message)));
+            FreeErrorData(e.data);
+        });
+    } catch (const std::bad_alloc &) {
+        standby_reload_due_ = true;
+    }
+}
+
 // Ring contents with nowhere to go (the extension is not installed here).
 void Worker::discard_ring() {
     uint64_t end = shared.ring.tail();
@@ -487,6 +537,11 @@ void Worker::discard_ring() {
 }
 
 bool Worker::load() {
+    // Just promoted: a standby loader may be storing into shared memory;
+    // once this lock was taken it stores nothing more (it checks recovery
+    // under the lock), and this worker is the only writer.
+    LWLockAcquire(shared.standby_lock, LW_EXCLUSIVE);
+    LWLockRelease(shared.standby_lock);
     persistence::begin("fraiseql_cache: loading versions");
     uint32_t extension = persistence::extension_oid();
     if (extension == 0) {
@@ -540,7 +595,11 @@ bool Worker::load() {
     std::vector<persistence::VersionRow> rows = persistence::read_versions();
     std::vector<DomainName> globals = persistence::read_global_domains();
     std::vector<persistence::VersionRow> floors = persistence::read_domain_floors();
+    // Standbys answer from their tables from here on (this transaction may
+    // have raised them) until they have read them again, after its commit.
+    standby::log_reload(MyDatabaseId);
     persistence::commit();
+    standby::log_reload(MyDatabaseId);
     atomics::store_release(&state_->loaded_extension, extension);
     extension_may_have_changed = true;  // look it up again with the next batch
     // The raised values must be durable before any is published: raising
@@ -907,6 +966,8 @@ bool Worker::step() {
     flush_previous_batch();
     persistence::commit();
     previous_batch_end_ = XactLastCommitEnd;
+    log_for_standbys(floor, floor != atomics::load_acquire(&state_->floor), registrations, stored,
+                     new_floors, quiet_floors, scope_changes);
     count(&Counters::notifies, notified);
     count(&Counters::bumps, stored.size());
 
@@ -945,29 +1006,8 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
-    // The database may be missing (not created yet, dropped WITH (FORCE)):
-    // connecting then fails with FATAL and the postmaster restarts us. Back
-    // off, 1 s doubling to 60 s, so the log gets one line per attempt, not
-    // one a second.
-    uint32_t failures = atomics::load_acquire(&shared.state->connect_failures);
-    if (failures > 0) {
-        long delay_ms = 1000L << (failures < 6 ? failures : 6);
-        TimestampTz until =
-            TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms < 60000 ? delay_ms : 60000);
-        for (TimestampTz now = GetCurrentTimestamp(); now < until && !ShutdownRequestPending;
-             now = GetCurrentTimestamp()) {
-            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                            long((until - now) / 1000) + 1, PG_WAIT_EXTENSION);
-            ResetLatch(MyLatch);
-        }
-        if (ShutdownRequestPending)
-            proc_exit(0);
-    }
-    atomics::store_release(&shared.state->connect_failures, failures + 1);
-    // ALTER DATABASE ... ALLOW_CONNECTIONS false (a database owner may do it)
-    // must not stop the worker from serving.
-    BackgroundWorkerInitializeConnection(settings.database, nullptr, BGWORKER_BYPASS_ALLOWCONN);
-    atomics::store_release(&shared.state->connect_failures, 0u);
+    if (!connect_with_backoff(&shared.state->connect_failures))
+        proc_exit(0);
     // Durability is handled by flushing explicitly (see the file comment),
     // so a batch's commit does not wait for its own fsync.
     SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);

@@ -20,6 +20,7 @@ struct Settings {
     int max_domains;         // shared-memory domain dictionary capacity
     int max_domains_per_role;  // domains one non-superuser role may own
     int max_entries_per_role;  // shared-memory pairs of one non-superuser role's domains
+    int wal_resource_manager_id;  // custom rmgr of the standby records (PostgreSQL 15+)
 };
 
 extern Settings settings;

@@ -71,6 +71,14 @@ struct SharedState {
     // after their commit; rules_inflight counts those in between.
     uint64_t rules_generation;
     uint32_t rules_inflight;
+    // A hot standby (standby_wal.cpp): the loader's database and whether it
+    // has loaded the replayed tables, after which the startup process keeps
+    // the dictionary and version table equal to what it has replayed.
+    uint32_t standby_database;
+    uint32_t standby_loaded;
+    int32_t standby_loader_procno;  // -1: none
+    uint32_t standby_connect_failures;
+    uint64_t scope_epoch;  // advanced by each replayed scope change
     Counters counters;
     ConditionVariable publish_cv;
 };
@@ -81,6 +89,9 @@ struct Shared {
     DomainDict domains;
     VersionTable versions;
     RecentRing recent;
+    // Serialises the two writers of a hot standby's dictionary and version
+    // table (the startup process replaying, the loader); readers never take it.
+    LWLock *standby_lock = nullptr;
 };
 
 // Null fields until the segment is attached (never, without preloading).

@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_cost  # noqa: E402
 import cluster  # noqa: E402
 import test_follow  # noqa: E402
+import test_memory  # noqa: E402
 import test_pitr  # noqa: E402
 import test_promotion  # noqa: E402
 from checks import report  # noqa: E402
@@ -51,7 +52,7 @@ def guarded(label, fn, *args):
 
 
 def follow_and_cost(ctx, which):
-    """Tests 1 and 5 share one primary/standby pair."""
+    """Tests 1, 5 and 6 share one primary/standby pair (6 last: it stops the primary)."""
     primary, standby, tenants = primary_and_standby(ctx, "follow", 4)
     results = []
     if 1 in which:
@@ -59,6 +60,9 @@ def follow_and_cost(ctx, which):
                                tenants))
     if 5 in which:
         results.append(guarded("5 cost", bench_cost.run, ctx, primary, standby, tenants))
+    if 6 in which:
+        results.append(guarded("6 shared memory", test_memory.run, ctx, primary, standby,
+                               tenants))
     return results
 
 
@@ -73,21 +77,21 @@ def main():
     ap.add_argument("--base", required=True)
     ap.add_argument("--bindir", required=True)
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--only", default="1,2,3,4,5")
+    ap.add_argument("--only", default="1,2,3,4,5,6")
     a = ap.parse_args()
     try:
         which = {int(x) for x in a.only.split(",") if x}
     except ValueError:
         ap.error("--only takes test numbers such as 1,3")
-    if not which <= {1, 2, 3, 4, 5}:
-        ap.error("tests are numbered 1 to 5")
+    if not which <= {1, 2, 3, 4, 5, 6}:
+        ap.error("tests are numbered 1 to 6")
     if not os.path.isdir(a.base) or os.listdir(a.base):
         ap.error(f"--base {a.base} must be an empty directory")
     ctx = Context(a.base, a.bindir, a.port)
 
     groups = []
-    if which & {1, 5}:
-        groups.append(("1/5 standby follows; cost", len(which & {1, 5}),
+    if which & {1, 5, 6}:
+        groups.append(("1/5/6 standby follows; cost; shared memory", len(which & {1, 5, 6}),
                        lambda: follow_and_cost(ctx, which)))
     single = {2: ("2 promotion after cut-off", test_promotion.run_cut_off),
               3: ("3 promotion under synchronous replication", test_promotion.run_sync),

@@ -1,0 +1,39 @@
+// Connecting a background worker to the served database (see the header).
+#include "pg_fraiseql_cache/bgworker_connect.hpp"
+
+#include "pg_fraiseql_cache/atomics.hpp"
+#include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/pg.hpp"
+
+extern "C" {
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "utils/wait_event.h"
+}
+
+namespace fraiseql_cache {
+
+bool connect_with_backoff(uint32_t *failures_counter) {
+    uint32_t failures = atomics::load_acquire(failures_counter);
+    if (failures > 0) {
+        long delay_ms = 1000L << (failures < 6 ? failures : 6);
+        TimestampTz until =
+            TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms < 60000 ? delay_ms : 60000);
+        for (TimestampTz now = GetCurrentTimestamp(); now < until && !ShutdownRequestPending;
+             now = GetCurrentTimestamp()) {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                            long((until - now) / 1000) + 1, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        }
+        if (ShutdownRequestPending)
+            return false;
+    }
+    atomics::store_release(failures_counter, failures + 1);
+    // ALTER DATABASE ... ALLOW_CONNECTIONS false (a database owner may do it)
+    // must not stop the worker from serving.
+    BackgroundWorkerInitializeConnection(settings.database, nullptr, BGWORKER_BYPASS_ALLOWCONN);
+    atomics::store_release(failures_counter, 0u);
+    return true;
+}
+
+}  // namespace fraiseql_cache

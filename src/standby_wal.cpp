@@ -1,0 +1,179 @@
+// The WAL records that carry versions to hot standbys: the resource
+// manager, its redo (in a standby's startup process) and the worker's side
+// that writes them. See standby.hpp.
+//
+// A record is written after the batch's commit and before the batch is
+// published: one aborted batch never reaches a standby, and a commit that
+// waited for its bump returned only after the record was in the WAL. A
+// record for a batch whose commit a crash lost cannot exist either.
+//
+// Redo raises no error and allocates nothing per record: a malformed record
+// (it cannot come from this code) or one for another database is skipped,
+// and for a record that cannot be applied the standby falls back to its
+// tables until the loader has read them again.
+#include "pg_fraiseql_cache/boundary.hpp"
+#include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/standby.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+#if PG_VERSION_NUM >= 150000
+#include "access/xlog_internal.h"
+#include "access/xloginsert.h"
+#include "access/xlogreader.h"
+#endif
+#include "lib/stringinfo.h"
+}
+
+namespace fraiseql_cache::standby {
+namespace {
+
+constexpr uint8_t kInfoVersions = 0x10;
+constexpr uint8_t kInfoReload = 0x20;
+
+void wake_loader() {
+    int procno = atomics::load_acquire(&shared.state->standby_loader_procno);
+    if (procno >= 0)
+        SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+// Readers consult the tables, and the loader reads them again.
+void fall_back_to_tables() {
+    atomics::store_release(&shared.state->standby_loaded, 0u);
+    wake_loader();
+}
+
+#if PG_VERSION_NUM >= 150000
+
+void apply_versions(const char *data, std::size_t len) {
+    version_record::View view;
+    if (!view.parse(data, len))
+        return;
+    const version_record::Header &h = view.header();
+    if (h.database == 0 || h.database != atomics::load_acquire(&shared.state->standby_database))
+        return;
+    // Dictionary ids of the record's domains, in index order; a record names
+    // few domains, more than this is applied through the tables.
+    constexpr uint32_t kMaxDomains = 1024;
+    int32_t ids[kMaxDomains];
+    if (h.domains > kMaxDomains) {
+        fall_back_to_tables();
+        return;
+    }
+    Applier apply;
+    view.for_each_domain(
+        [&](uint32_t i, const char *name, std::size_t n) { ids[i] = apply.domain(name, n); });
+    // The primary's order: worker floor, pairs, domain floors, scopes.
+    apply.worker_floor(h.floor);
+    view.for_each_pair([&](uint32_t i, const TenantId &tenant, uint64_t version) {
+        apply.pair(ids[i], tenant, version, h.at);
+    });
+    view.for_each_floor([&](uint32_t i, uint64_t floor) { apply.domain_floor(ids[i], floor); });
+    view.for_each_scope([&](uint32_t i, bool global) { apply.scope(ids[i], global); });
+}
+
+void redo(XLogReaderState *record) {
+    uint8_t info = XLogRecGetInfo(record) & XLR_RMGR_INFO_MASK;
+    const char *data = XLogRecGetData(record);
+    std::size_t len = XLogRecGetDataLen(record);
+    if (info == kInfoVersions) {
+        apply_versions(data, len);
+    } else if (info == kInfoReload && len == sizeof(uint32_t)) {
+        uint32_t database;
+        memcpy(&database, data, sizeof database);
+        if (database != 0 && database == atomics::load_acquire(&shared.state->standby_database))
+            fall_back_to_tables();
+    }
+}
+
+void describe(StringInfo buf, XLogReaderState *record) {
+    uint8_t info = XLogRecGetInfo(record) & XLR_RMGR_INFO_MASK;
+    if (info == kInfoVersions) {
+        version_record::View view;
+        if (!view.parse(XLogRecGetData(record), XLogRecGetDataLen(record))) {
+            appendStringInfoString(buf, "malformed");
+            return;
+        }
+        const version_record::Header &h = view.header();
+        appendStringInfo(buf, "database %u; pairs %u; domain floors %u; scopes %u; floor %llu",
+                         h.database, h.pairs, h.floors, h.scopes, (unsigned long long)h.floor);
+    } else if (info == kInfoReload && XLogRecGetDataLen(record) == sizeof(uint32_t)) {
+        uint32_t database;
+        memcpy(&database, XLogRecGetData(record), sizeof database);
+        appendStringInfo(buf, "database %u", database);
+    }
+}
+
+const char *identify(uint8 info) {
+    switch (info & XLR_RMGR_INFO_MASK) {
+    case kInfoVersions:
+        return "VERSIONS";
+    case kInfoReload:
+        return "RELOAD";
+    default:
+        return nullptr;
+    }
+}
+
+void insert(uint8_t info, const char *data, std::size_t len) {
+    pg_call([&] {
+        XLogBeginInsert();
+        XLogRegisterData(const_cast<char *>(data), int(len));
+        (void)XLogInsert(RmgrId(settings.wal_resource_manager_id), info);
+    });
+}
+
+#endif  // PG_VERSION_NUM >= 150000
+
+}  // namespace
+
+void register_resource_manager() {
+#if PG_VERSION_NUM >= 150000
+    static RmgrData rmgr = {};
+    rmgr.rm_name = "pg_fraiseql_cache";
+    rmgr.rm_redo = redo;
+    rmgr.rm_desc = describe;
+    rmgr.rm_identify = identify;
+    RegisterCustomRmgr(RmgrId(settings.wal_resource_manager_id), &rmgr);
+#endif
+}
+
+bool records_enabled() {
+#if PG_VERSION_NUM >= 150000
+    return XLogIsNeeded();
+#else
+    return false;
+#endif
+}
+
+void RecordWriter::pair(const DomainName &domain, const TenantId &tenant, uint64_t version) {
+    current_.pair(domain, tenant, version);
+    if (current_.pairs() >= kPairsPerRecord) {
+        flush();
+        current_ = version_record::Encoder(database_, at_, floor_);
+    }
+}
+
+void RecordWriter::flush() {
+#if PG_VERSION_NUM >= 150000
+    if (!records_enabled() || (current_.empty() && !floor_changed_))
+        return;
+    std::string body = current_.finish();
+    insert(kInfoVersions, body.data(), body.size());
+    floor_changed_ = false;
+    current_ = version_record::Encoder(database_, at_, floor_);
+#endif
+}
+
+void log_reload(uint32_t database) {
+#if PG_VERSION_NUM >= 150000
+    if (!records_enabled())
+        return;
+    insert(kInfoReload, reinterpret_cast<const char *>(&database), sizeof database);
+#else
+    (void)database;
+#endif
+}
+
+}  // namespace fraiseql_cache::standby
