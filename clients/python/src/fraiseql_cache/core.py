@@ -210,8 +210,10 @@ class WatcherCore:
             if floor is not None:
                 previous, self._last_floor = self._last_floor, floor
                 # The floor moves on a reset or after a crash, when versions moved
-                # without a notification per pair: reload everything held.
-                if previous is not None and previous != floor:
+                # without a notification per pair: reload everything held. The
+                # first floor heard counts as moved: the pairs held were read
+                # before it was known, perhaps before a reset it reports.
+                if previous != floor:
                     self.reload_requested = True
             return
         if channel != self.options.channel:
