@@ -32,7 +32,7 @@ struct AtomicCounters {
     std::atomic<std::uint64_t> notifications{0}, payload_errors{0}, versions_raised{0},
         heartbeats{0}, pings{0}, connects{0}, disconnects{0}, loads{0}, local_lookups{0},
         first_reads{0}, sql_fallbacks{0}, refreshes{0}, gated{0}, replay_polls{0},
-        lookup_waits{0}, failovers{0};
+        lookup_waits{0}, lookup_wait_timeouts{0}, failovers{0};
 };
 
 void bump(std::atomic<std::uint64_t> &c, std::uint64_t n = 1) {
@@ -77,6 +77,7 @@ struct VersionWatcher::Impl {
     std::mutex poll_mu;
     std::condition_variable poll_cv;
     std::uint64_t polls_begun = 0, polls_done = 0;
+    std::atomic<bool> round_wanted{false};  // an exact lookup waits for a round
     Clock::time_point next_poll{};
     bool replica_in_recovery = true;  // at the start of the session
     // The server listened to last (listener thread only).
@@ -215,12 +216,21 @@ struct VersionWatcher::Impl {
         return gate.empty();
     }
 
-    // One read of the replica's position; releases what it has replayed.
-    Lsn poll_replica(detail::ReplicaLink &replica) {
+    // One replay poll: the replica's position, releasing what it has
+    // replayed. `deliver` first makes a round trip on the listen connection,
+    // after which the primary has delivered every notification committed
+    // before it began (exact lookups).
+    Lsn poll_replica(detail::ListenerSession &session, detail::ReplicaLink &replica,
+                     bool deliver) {
         std::uint64_t n;
         {
             std::lock_guard<std::mutex> lock(poll_mu);
             n = ++polls_begun;
+        }
+        if (deliver) {
+            session.ping();  // dispatches what arrived with it
+            stamp(session);
+            heard();
         }
         detail::ReplicaLink::Position p = replica.position();
         bump(counters.replay_polls);
@@ -244,10 +254,22 @@ struct VersionWatcher::Impl {
         return p.lsn;
     }
 
-    // Polls when versions wait and the interval has passed.
-    void pump(detail::ReplicaLink *replica) {
-        if (replica && !gate_empty() && Clock::now() >= next_poll)
-            poll_replica(*replica);
+    // Polls when versions wait and the interval has passed, or at once for
+    // exact lookups waiting.
+    void pump(detail::ListenerSession &session, detail::ReplicaLink *replica) {
+        if (!replica)
+            return;
+        if (round_wanted.exchange(false))
+            poll_replica(session, *replica, true);
+        else if (!gate_empty() && Clock::now() >= next_poll)
+            poll_replica(session, *replica, false);
+    }
+
+    void drain_wake_fd() {
+        std::uint64_t n;
+        if (wake_fd >= 0 && !stopping.load())
+            while (::read(wake_fd, &n, sizeof n) > 0) {
+            }
     }
 
     // Lets every lookup waiting for a poll go (the session ended).
@@ -261,11 +283,17 @@ struct VersionWatcher::Impl {
 
     // A lookup that found a pair with a version waiting: waits until a poll
     // begun after this call has completed (or the timeout).
-    void wait_for_poll() {
+    // False when it timed out.
+    bool wait_for_poll(bool exact) {
         std::unique_lock<std::mutex> lock(poll_mu);
         const std::uint64_t target = polls_begun + 1;
-        poll_cv.wait_for(lock, options.replay_wait_timeout,
-                         [&] { return polls_done >= target || stopping.load(); });
+        if (exact && !round_wanted.exchange(true) && wake_fd >= 0) {
+            std::uint64_t one = 1;
+            ssize_t w = ::write(wake_fd, &one, sizeof one);
+            (void)w;
+        }
+        return poll_cv.wait_for(lock, options.replay_wait_timeout,
+                                [&] { return polls_done >= target || stopping.load(); });
     }
 
     bool pending_for(const std::string &tenant, const std::vector<std::string> &domains) const {
@@ -323,7 +351,7 @@ struct VersionWatcher::Impl {
               const std::vector<PairKey> &extra = {}) {
         if (replica) {
             const Lsn target = detail::query_insert_lsn(session.connection());
-            while (poll_replica(*replica) < target) {
+            while (poll_replica(session, *replica, false) < target) {
                 if (stopping.load())
                     return;
                 session.wait(options.replay_poll_interval, wake_fd);
@@ -354,7 +382,7 @@ struct VersionWatcher::Impl {
         auto next_resync = Clock::now() + options.resync_interval;
         while (!stopping.load()) {
             dispatch(session);
-            pump(replica);
+            pump(session, replica);
             if (reload_requested.exchange(false)) {
                 load(session, replica);
                 next_resync = Clock::now() + options.resync_interval;
@@ -370,7 +398,9 @@ struct VersionWatcher::Impl {
                     next_resync - Clock::now());
                 timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_resync));
             }
-            if (replica && !gate_empty()) {
+            if (replica && round_wanted.load()) {
+                timeout = std::chrono::milliseconds(0);
+            } else if (replica && !gate_empty()) {
                 auto until_poll =
                     std::chrono::duration_cast<std::chrono::milliseconds>(next_poll - Clock::now());
                 timeout = std::max(std::chrono::milliseconds(0), std::min(timeout, until_poll));
@@ -378,9 +408,11 @@ struct VersionWatcher::Impl {
             auto wake = session.wait(timeout, wake_fd);
             if (stopping.load())
                 return;
+            if (wake == detail::ListenerSession::Wake::Woken)
+                drain_wake_fd();
             if (wake == detail::ListenerSession::Wake::Traffic)
                 dispatch(session);
-            pump(replica);
+            pump(session, replica);
             ping_if_quiet(session);
             if (options.resync_interval.count() > 0 && Clock::now() >= next_resync) {
                 load(session, replica);
@@ -400,6 +432,7 @@ struct VersionWatcher::Impl {
                 listener_pid.store(session.backend_pid());
                 heard();
                 reload_requested.store(false);
+                drain_wake_fd();
                 {
                     std::lock_guard<std::mutex> lock(gate_mu);
                     gate.clear();  // the reload below covers whatever waited
@@ -471,12 +504,18 @@ std::vector<Version> VersionWatcher::versions(const std::string &tenant_in,
         return {};
     auto found = impl_->state.lookup(tenant, domains, impl_->live());
     if (found.outcome == detail::WatcherState::Outcome::Local && impl_->replica_mode() &&
-        impl_->pending_for(tenant, domains)) {
+        (impl_->options.exact_lookups || impl_->pending_for(tenant, domains))) {
         // A version of these pairs waits for the replica, which may have
-        // replayed it by now: the next replay poll tells.
+        // replayed it by now: the next replay poll tells (exact lookups: a
+        // round begun after this call, with every notification delivered).
         bump(impl_->counters.lookup_waits);
-        impl_->wait_for_poll();
-        found = impl_->state.lookup(tenant, domains, impl_->live());
+        if (impl_->wait_for_poll(impl_->options.exact_lookups)) {
+            found = impl_->state.lookup(tenant, domains, impl_->live());
+        } else {
+            // No poll in time (a slow listener): the replica answers.
+            bump(impl_->counters.lookup_wait_timeouts);
+            found.outcome = detail::WatcherState::Outcome::Unhealthy;
+        }
     }
     switch (found.outcome) {
     case detail::WatcherState::Outcome::Local:
@@ -542,6 +581,7 @@ WatcherCounters VersionWatcher::counters() const {
     c.gated = a.gated.load();
     c.replay_polls = a.replay_polls.load();
     c.lookup_waits = a.lookup_waits.load();
+    c.lookup_wait_timeouts = a.lookup_wait_timeouts.load();
     c.failovers = a.failovers.load();
     {
         std::lock_guard<std::mutex> lock(impl_->gate_mu);

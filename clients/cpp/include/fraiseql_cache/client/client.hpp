@@ -6,6 +6,7 @@
 #include "fraiseql_cache/client/cache_store.hpp"
 #include "fraiseql_cache/client/entry_codec.hpp"
 #include "fraiseql_cache/client/lru_store.hpp"
+#include "fraiseql_cache/client/lsn.hpp"
 #include "fraiseql_cache/client/notification.hpp"
 #include "fraiseql_cache/client/redis_store.hpp"
 #include "fraiseql_cache/client/sql_version_reader.hpp"

@@ -24,6 +24,7 @@ struct WatcherCounters {
     std::uint64_t gated_pending = 0;     // of those, waiting now
     std::uint64_t replay_polls = 0;      // replay positions read on the replica (one query each)
     std::uint64_t lookup_waits = 0;      // versions() that waited for a replay poll
+    std::uint64_t lookup_wait_timeouts = 0;  // of those, read over SQL after replay_wait_timeout
     std::uint64_t failovers = 0;         // reconnects to another server: local map dropped
 };
 

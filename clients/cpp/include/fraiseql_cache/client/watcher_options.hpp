@@ -43,9 +43,19 @@ struct WatcherOptions {
     // at most this often (one query for all of them).
     std::chrono::milliseconds replay_poll_interval{2};
     // A lookup of a pair with a version waiting for the replica waits for
-    // the next replay poll, at most this long (then answers with the held
-    // version, which the replica's data never lags).
+    // the next replay poll, at most this long (then it reads the versions
+    // on the replica over SQL).
     std::chrono::milliseconds replay_wait_timeout{100};
+    // Exact lookups (replica mode only): every versions() answered locally
+    // first waits for a round begun after the call: a round trip on the
+    // listen connection (the primary then has delivered every notification
+    // committed before) and the replica's replay position. A hit then never
+    // serves data older than a commit that had returned and that the
+    // replica had replayed before the lookup. Costs about two round trips of
+    // latency per lookup (one round serves every lookup waiting for it).
+    // Off: a lookup waits only while a version of its pairs waits for the
+    // replica, and otherwise can lag by the notification delay.
+    bool exact_lookups = false;
 };
 
 }  // namespace fraiseql_cache::client
