@@ -4,7 +4,8 @@
 # PGHOST, PGPORT, PGUSER, PGDATABASE and FRAISEQL_*).
 #
 # Starts a redis-server of its own on a free loopback port (from 56379 up),
-# in a temporary directory, and stops it on exit. Builds the client with
+# in a temporary directory, and stops it on exit (FRAISEQL_CLIENTS_REDIS_PORT
+# moves the range: that port and the 20 above it). Builds the client with
 # meson in FRAISEQL_CLIENT_BUILD_DIR (default build/meson, as test.sh does).
 #
 # Prints one line per part and exits non-zero if any part failed.
@@ -49,10 +50,11 @@ if [ ! -x "$BUILD/clients/cpp/client_integration_tests" ]; then
 fi
 
 # ---- redis -----------------------------------------------------------------
-start_redis 56379 56399 "$tmp"
+redis_from=${FRAISEQL_CLIENTS_REDIS_PORT:-56379}
+start_redis "$redis_from" $((redis_from + 20)) "$tmp"
 if [ -z "$redis_port" ]; then
   [ -f "$tmp/redis.log" ] && tail -20 "$tmp/redis.log"
-  echo "clients: could not start redis-server on a free port in 56379-56399"
+  echo "clients: could not start redis-server on a free port in $redis_from-$((redis_from + 20))"
   exit 1
 fi
 export FRAISEQL_REDIS_HOST=127.0.0.1 FRAISEQL_REDIS_PORT=$redis_port

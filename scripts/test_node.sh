@@ -65,10 +65,12 @@ else
 fi
 
 # ---- redis -----------------------------------------------------------------
-start_redis 56651 56699 "$tmp"
+# FRAISEQL_NODE_REDIS_PORT moves the range (that port and the 48 above it).
+redis_from=${FRAISEQL_NODE_REDIS_PORT:-56651}
+start_redis "$redis_from" $((redis_from + 48)) "$tmp"
 if [ -z "$redis_port" ]; then
   [ -f "$tmp/redis.log" ] && tail -20 "$tmp/redis.log"
-  echo "node client: could not start redis-server on a free port in 56651-56699"
+  echo "node client: could not start redis-server on a free port in $redis_from-$((redis_from + 48))"
   exit 1
 fi
 export FRAISEQL_REDIS_HOST=127.0.0.1 FRAISEQL_REDIS_PORT=$redis_port

@@ -8,7 +8,8 @@
 # 56601-56609 and stopped on exit.
 # Redis: always started here on a free loopback port in 56620-56629.
 # PgBouncer (if installed): started here in transaction mode on 56630-56639
-# for the pooled-listener test.
+# for the pooled-listener test. FRAISEQL_PY_REDIS_PORT and
+# FRAISEQL_PY_PGBOUNCER_PORT move those ranges (that port and the 9 above).
 #
 # The package is installed into a throwaway virtualenv (system site packages:
 # Debian's python3-psycopg, -psycopg-pool, -redis, -pytest, -pytest-asyncio)
@@ -80,14 +81,16 @@ else
 fi
 
 # ---- redis ------------------------------------------------------------------------
-start_redis 56620 56629 "$tmp"
-[ -n "$redis_port" ] || { say "could not start redis-server on 56620-56629"; exit 1; }
+redis_from=${FRAISEQL_PY_REDIS_PORT:-56620}
+start_redis "$redis_from" $((redis_from + 9)) "$tmp"
+[ -n "$redis_port" ] || { say "could not start redis-server on $redis_from-$((redis_from + 9))"; exit 1; }
 export FRAISEQL_REDIS_URL=redis://127.0.0.1:$redis_port/0
 say "redis-server on 127.0.0.1:$redis_port"
 
 # ---- pgbouncer (transaction pooling), for the pooled-listener test ------------------
 if command -v pgbouncer >/dev/null; then
-  for p in $(seq 56630 56639); do
+  bouncer_from=${FRAISEQL_PY_PGBOUNCER_PORT:-56630}
+  for p in $(seq "$bouncer_from" $((bouncer_from + 9))); do
     port_free "$p" || continue
     cat >"$tmp/pgbouncer.ini" <<INI
 [databases]
