@@ -107,4 +107,5 @@ run_suite soak build/meson/soak_tests --gtest_brief=1
 run_suite clients scripts/test_clients.sh
 run_suite node_client scripts/test_node.sh
 run_suite python_client scripts/test_python.sh
+run_suite conformance scripts/test_conformance.sh
 run_suite standby scripts/test_standby.sh
