@@ -224,6 +224,17 @@ int main(int argc, char **argv) {
               << marks.count() << " WAL marks" << std::endl;
     print_tally("standby cache clients", follow);
     print_watcher(watcher);
+    {
+        // Commits that returned before their bump was published (a stalled
+        // or overloaded worker) break read-your-writes for every reader: shown
+        // next to the stale count, never subtracted from it.
+        pqxx::connection p(a.primary);
+        pqxx::nontransaction tx(p);
+        pqxx::result r = tx.exec("SELECT wait_timeouts, stalled_waits, max_batch_lag_ms "
+                                 "FROM fraiseql_cache.stats()");
+        std::cout << "  primary: wait_timeouts " << r[0][0].c_str() << ", stalled_waits "
+                  << r[0][1].c_str() << ", max_batch_lag_ms " << r[0][2].c_str() << std::endl;
+    }
     check("load ran without errors", errors.empty(), errors);
     check("the oracle checked hits", follow.hits > 0 && commits > 0, "no hits or no commits");
     check("no stale hit on the standby", follow.stale == 0,
