@@ -109,3 +109,6 @@ run_suite node_client scripts/test_node.sh
 run_suite python_client scripts/test_python.sh
 run_suite conformance scripts/test_conformance.sh
 run_suite standby scripts/test_standby.sh
+# The C++ client's replica mode: its own primary and standby, on ports following the run's.
+run_suite replica_client env FRAISEQL_REPLICA_CLIENT_PORT="${FRAISEQL_REPLICA_CLIENT_PORT:-$((FRAISEQL_PORT + 1778))}" \
+  scripts/test_replica_client.sh
