@@ -6,16 +6,19 @@
 make_app app1 || die "setting up app1"
 wait_served app1 >/dev/null || die "app1 not served"
 start=$(counts_snapshot app1)
+timeouts=$(q app1 "SELECT wait_timeouts FROM fraiseql_cache.stats()")
 read -r -a s <<<"$start"
 # A writer that connects for each transaction (CREATE DATABASE ... TEMPLATE
 # needs a moment with no other session in the source).
 stop_file=$MDB_DIR/writer.stop
-( commits=0 errors=0
+( commits=0 errors=0 slowest=0
   while [ ! -e "$stop_file" ]; do
+    t=$(date +%s%N)
     if commit_one app1 $((RANDOM % 3 + 1)) 2>/dev/null; then commits=$((commits + 1)); else errors=$((errors + 1)); fi
+    t=$(( ($(date +%s%N) - t) / 1000000 )); [ "$t" -gt "$slowest" ] && slowest=$t
     sleep 0.05
   done
-  echo "$commits $errors" >"$MDB_DIR/writer.count" ) &
+  echo "$commits $errors $slowest" >"$MDB_DIR/writer.count" ) &
 writer=$!
 sleep 2
 t0=$(date +%s%N)
@@ -24,8 +27,8 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 expect $rc "CREATE DATABASE clone TEMPLATE app1 while a writer commits in app1 ($ms ms) ${out}"
 sleep 2
 touch "$stop_file"; wait "$writer"
-read -r commits errors <"$MDB_DIR/writer.count"
-echo "writer: $commits commits, $errors failed attempts (refused connections while the copy ran)"
+read -r commits errors slowest <"$MDB_DIR/writer.count"
+echo "writer: $commits commits, $errors failed attempts (refused connections while the copy ran), slowest attempt $slowest ms (connection included)"
 [ "$rc" -eq 0 ] || finish
 
 ms=$(wait_served clone); expect $? "clone served ($ms ms after its first use)"
@@ -51,6 +54,7 @@ done < <(pairs app1)
 expect $low "clone's versions >= app1's at clone time: $msg"
 
 r=$(counts_check app1 "$start"); expect $? "app1 stayed exact through the copy: $r"
+echo "commits whose wait for their bump timed out meanwhile: $(( $(q app1 "SELECT wait_timeouts FROM fraiseql_cache.stats()") - timeouts ))"
 a_before=$(pairs app1)
 r=$(bumps_once clone 1); expect $? "a commit in clone bumps clone: $r"
 [ "$(pairs app1)" = "$a_before" ]; expect $? "and nothing in app1"
