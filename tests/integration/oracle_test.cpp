@@ -6,7 +6,11 @@
 //
 // Data: one row per (tenant, key), val bigint, only ever incremented.
 // Writers: each transaction increments 1 or 2 random cells and commits
-// (wait_for_bump = on); after COMMIT returns the writer takes a monotonic
+// (wait_for_bump = on, wait_timeout_ms at its maximum: I6 is bounded by
+// that wait, and a commit whose wait ran out returns before its bump is
+// visible by design, which a loaded machine can cause at the 1 s default;
+// stats() counts such commits, and the report names them); after COMMIT
+// returns the writer takes a monotonic
 // timestamp and records (timestamp, new value) per cell. The timestamp is
 // taken after COMMIT returned, so "recorded before t0" implies "returned
 // before t0": the oracle can miss a constraint, never invent one.
@@ -64,6 +68,8 @@ constexpr int kCells = kTenantCount * kKeys;  // cell = tenant * kKeys + key = r
 // Writers pause a random 0..kWriterPauseUs between transactions, so that
 // versions sometimes stay put long enough for hits.
 constexpr int kWriterPauseUs = 1000;
+// The writers' fraiseql_cache.wait_timeout_ms: its maximum (60 s).
+constexpr int kWaitTimeoutMs = 60000;
 
 struct CommitRecord {
     Clock::time_point returned;
@@ -81,6 +87,10 @@ struct Observation {
 struct OracleResult {
     long long hits = 0, misses = 0, stale_hits = 0, stale_reads = 0;
     long long writer_commits = 0, writer_failures = 0, client_failures = 0;
+    // Commits that returned before their bump was published (stats() over
+    // the run): waits that reached wait_timeout_ms, waits cut short for a
+    // worker stalled on a session's lock.
+    long long wait_timeouts = 0, stalled_waits = 0;
     double seconds = 0;
     std::string errors, stale_examples;
 };
@@ -106,6 +116,7 @@ class Oracle : public IntegrationTest {
                           std::to_string(k) + ", 0)";
         }
         exec(*conn_, "INSERT INTO " + t + " VALUES " + values);
+        const auto counters_before = cut_short_waits();
 
         std::mutex history_mu;
         std::array<std::vector<CommitRecord>, kCells> history;
@@ -131,6 +142,7 @@ class Oracle : public IntegrationTest {
                 try {
                     c = connect();
                     exec(*c, "SET fraiseql_cache.wait_for_bump = on");
+                    exec(*c, "SET fraiseql_cache.wait_timeout_ms = " + std::to_string(kWaitTimeoutMs));
                 } catch (const std::exception &e) {
                     writer_failures++;
                     note("writer " + std::to_string(w), e);
@@ -220,6 +232,9 @@ class Oracle : public IntegrationTest {
 
         OracleResult res;
         res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        const auto counters_after = cut_short_waits();
+        res.wait_timeouts = counters_after.first - counters_before.first;
+        res.stalled_waits = counters_after.second - counters_before.second;
         res.writer_commits = commits;
         res.writer_failures = writer_failures;
         res.client_failures = client_failures;
@@ -274,6 +289,13 @@ class Oracle : public IntegrationTest {
         return res;
     }
 
+    // (wait_timeouts, stalled_waits) from stats(): counters since server start.
+    std::pair<long long, long long> cut_short_waits() {
+        pqxx::nontransaction tx(*conn_);
+        pqxx::result r = tx.exec("SELECT wait_timeouts, stalled_waits FROM fraiseql_cache.stats()");
+        return {r[0][0].as<long long>(), r[0][1].as<long long>()};
+    }
+
     void report(const char *label, const OracleResult &r) {
         const double ratio = r.hits + r.misses ? double(r.hits) / double(r.hits + r.misses) : 0;
         RecordProperty("seconds", std::to_string(r.seconds));
@@ -281,6 +303,8 @@ class Oracle : public IntegrationTest {
         RecordProperty("hits", std::to_string(r.hits));
         RecordProperty("misses", std::to_string(r.misses));
         RecordProperty("stale_hits", std::to_string(r.stale_hits));
+        RecordProperty("wait_timeouts", std::to_string(r.wait_timeouts));
+        RecordProperty("stalled_waits", std::to_string(r.stalled_waits));
         RecordProperty("hit_ratio", std::to_string(ratio));
         std::ostringstream s;
         s << std::fixed << std::setprecision(1) << "[ oracle   ] " << label << ": " << r.seconds
@@ -288,7 +312,9 @@ class Oracle : public IntegrationTest {
           << kTenantCount << " tenants x " << kKeys << " keys: " << r.writer_commits
           << " commits (" << r.writer_commits / r.seconds << "/s), " << r.hits << " hits, "
           << r.misses << " misses, hit ratio " << std::setprecision(3) << ratio << ", "
-          << r.stale_hits << " stale hits, " << r.stale_reads << " stale reads";
+          << r.stale_hits << " stale hits, " << r.stale_reads << " stale reads; commits back "
+          << "before publication: " << r.wait_timeouts << " wait timeouts, " << r.stalled_waits
+          << " stalled waits";
         std::cout << s.str() << std::endl;
     }
 };
@@ -301,7 +327,10 @@ TEST_F(Oracle, NoStaleHitsUnderConcurrentWriters) {
     EXPECT_EQ(r.stale_reads, 0) << "a read after a commit returned did not see it";
     EXPECT_EQ(r.stale_hits, 0) << "cache hits served data older than a commit that had returned "
                                   "before the lookup:"
-                               << r.stale_examples;
+                               << r.stale_examples << "; commits that returned before their bump "
+                               << "was published: " << r.wait_timeouts << " wait timeouts (after "
+                               << kWaitTimeoutMs << " ms), " << r.stalled_waits
+                               << " stalled waits (stats())";
     EXPECT_GT(r.hits, 0) << "no hits: the oracle checked nothing";
     EXPECT_GT(r.misses, 0);
     EXPECT_GT(r.writer_commits, 0);

@@ -157,6 +157,10 @@ class Writer {
             s->exec("SET fraiseql_cache.wait_for_bump = on");
             if (s->exec("SHOW fraiseql_cache.wait_for_bump")[0][0].as<std::string>() != "on")
                 throw std::runtime_error("wait_for_bump is not on");
+            // The I6 checks need every wait to end in publication: at the
+            // 1 s default a loaded machine can make one run out (counted in
+            // wait_timeouts, which must stay 0).
+            s->exec("SET fraiseql_cache.wait_timeout_ms = 60000");
         }
         std::discrete_distribution<int> pick_kind(std::begin(kKindWeight), std::end(kKindWeight));
         while (Clock::now() < deadline) {
