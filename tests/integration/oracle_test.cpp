@@ -142,7 +142,8 @@ class Oracle : public IntegrationTest {
                 try {
                     c = connect();
                     exec(*c, "SET fraiseql_cache.wait_for_bump = on");
-                    exec(*c, "SET fraiseql_cache.wait_timeout_ms = " + std::to_string(kWaitTimeoutMs));
+                    exec(*c, "SET fraiseql_cache.wait_timeout_ms = " +
+                                 std::to_string(kWaitTimeoutMs));
                 } catch (const std::exception &e) {
                     writer_failures++;
                     note("writer " + std::to_string(w), e);
