@@ -181,6 +181,11 @@ RETURNS boolean
 LANGUAGE C STABLE
 AS 'MODULE_PATHNAME', 'fraiseql_cache_serves_this_database';
 
+CREATE FUNCTION fraiseql_cache._serve_this_database()
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_serve_this_database';
+
 CREATE FUNCTION fraiseql_cache._require_ready()
 RETURNS void
 LANGUAGE C VOLATILE
@@ -818,3 +823,8 @@ REVOKE ALL ON FUNCTION fraiseql_cache._note_registration(text) FROM PUBLIC;
 -- Reading versions: the views, like the functions, need only USAGE on the schema.
 GRANT SELECT ON fraiseql_cache.v_domain_versions, fraiseql_cache.v_recent_invalidations,
                 fraiseql_cache.v_invalidation_status, fraiseql_cache.domains TO PUBLIC;
+
+-- Serve this database from now on: a slot of shared memory and a worker of
+-- its own, with no restart. Refused (SQLSTATE 53400, and the extension is not
+-- created) when fraiseql_cache.max_databases databases are served already.
+SELECT fraiseql_cache._serve_this_database();

@@ -2,10 +2,10 @@
 #include "pg_fraiseql_cache/bgworker_connect.hpp"
 
 #include "pg_fraiseql_cache/atomics.hpp"
-#include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/pg.hpp"
 
 extern "C" {
+#include "commands/extension.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "utils/wait_event.h"
@@ -13,7 +13,7 @@ extern "C" {
 
 namespace fraiseql_cache {
 
-bool connect_with_backoff(uint32_t *failures_counter) {
+bool connect_with_backoff(Oid database, uint32_t *failures_counter) {
     uint32_t failures = atomics::load_acquire(failures_counter);
     if (failures > 0) {
         long delay_ms = 1000L << (failures < 6 ? failures : 6);
@@ -31,9 +31,17 @@ bool connect_with_backoff(uint32_t *failures_counter) {
     atomics::store_release(failures_counter, failures + 1);
     // ALTER DATABASE ... ALLOW_CONNECTIONS false (a database owner may do it)
     // must not stop the worker from serving.
-    BackgroundWorkerInitializeConnection(settings.database, nullptr, BGWORKER_BYPASS_ALLOWCONN);
+    BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
     atomics::store_release(failures_counter, 0u);
     return true;
+}
+
+bool extension_installed_here() {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    bool installed = OidIsValid(get_extension_oid("pg_fraiseql_cache", true));
+    CommitTransactionCommand();
+    return installed;
 }
 
 }  // namespace fraiseql_cache

@@ -100,8 +100,10 @@ void fill_slot(RingSlot &slot, const PairKey &key, TimestampTz now,
 // every tenant of those domains moves, seen or not (their domain floor
 // rises), which is conservative and never wrong. Registrations stay as they are.
 void collapse_if_large() {
+    if (pairs == nullptr || !shared_ready())
+        return;
     const uint64_t limit = std::max<uint64_t>(shared.ring.capacity() / 4, 64);
-    if (pairs == nullptr || pairs->size() <= limit)
+    if (pairs->size() <= limit)
         return;
     bool ok = true;
     try {

@@ -13,6 +13,8 @@
 // partition's rows, and drops the cloned trigger only in a second one (which
 // a cancel can postpone indefinitely): the utility hook records the bump
 // before the command runs, so the first commit hands it off.
+// The utility hook also steps a database's worker aside for the commands
+// that need that database alone (step_aside.cpp).
 // Every relation whose rows are tracked carries our row trigger (partitions
 // a clone of it), so PostgreSQL's object access hook covers both: OAT_TRUNCATE
 // for each relation about to be truncated, OAT_DROP for each trigger about to
@@ -28,6 +30,7 @@
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/pending.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
+#include "pg_fraiseql_cache/step_aside.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -80,6 +83,15 @@ void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int 
     }
 }
 
+void run_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
+                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *env,
+                 DestReceiver *dest, QueryCompletion *qc) {
+    if (previous_utility_hook != nullptr)
+        previous_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
+
 void on_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
                 ProcessUtilityContext context, ParamListInfo params, QueryEnvironment *env,
                 DestReceiver *dest, QueryCompletion *qc) {
@@ -99,10 +111,24 @@ void on_utility(PlannedStmt *pstmt, const char *query, bool read_only_tree,
                 record_whole_domain(partition, by);
         }
     }
-    if (previous_utility_hook != nullptr)
-        previous_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
-    else
-        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    bool dropping = false;
+    int aside = step_aside_for(stmt, &dropping);
+    if (aside < 0) {
+        run_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+        return;
+    }
+    PG_TRY();
+    {
+        wait_for_worker_to_leave(aside);
+        run_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    }
+    PG_CATCH();
+    {
+        step_back(aside, false);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    step_back(aside, dropping);
 }
 
 }  // namespace

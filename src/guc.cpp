@@ -45,10 +45,11 @@ bool check_channel(char **newval, void **, GucSource) {
 
 bool check_database(char **newval, void **, GucSource) {
     size_t len = *newval != nullptr ? strlen(*newval) : 0;
-    if (len == 0 || len >= NAMEDATALEN) {
+    if (len >= NAMEDATALEN) {
         GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
-        GUC_check_errdetail("fraiseql_cache.database must name a database.");
-        GUC_check_errhint("Set it to the database whose tables are tracked.");
+        GUC_check_errdetail("fraiseql_cache.database must be a database name or empty.");
+        GUC_check_errhint("Leave it empty to serve every database where the extension is "
+                          "created, or name the one database to serve.");
         return false;
     }
     return true;
@@ -64,7 +65,7 @@ const char *const kCheckedAtStart[] = {
     "fraiseql_cache.enabled",         "fraiseql_cache.heartbeat_ms",
     "fraiseql_cache.raise_margin_ms", "fraiseql_cache.max_domains",
     "fraiseql_cache.max_domains_per_role", "fraiseql_cache.max_entries_per_role",
-    "fraiseql_cache.wal_resource_manager_id",
+    "fraiseql_cache.wal_resource_manager_id", "fraiseql_cache.max_databases",
 };
 constexpr int kChecked = int(sizeof kCheckedAtStart / sizeof kCheckedAtStart[0]);
 char *raw_values[kChecked];
@@ -88,8 +89,14 @@ void define_settings() {
         raw_values[i] = raw != nullptr ? MemoryContextStrdup(TopMemoryContext, raw) : nullptr;
     }
     DefineCustomStringVariable(
-        "fraiseql_cache.database", "Database whose tracked tables the worker serves.", nullptr,
-        &settings.database, "postgres", PGC_POSTMASTER, 0, check_database, nullptr, nullptr);
+        "fraiseql_cache.database", "The one database to serve (empty: every database where the "
+        "extension is created).", nullptr,
+        &settings.database, "", PGC_POSTMASTER, 0, check_database, nullptr, nullptr);
+    DefineCustomIntVariable("fraiseql_cache.max_databases",
+                            "Number of databases served at the same time.",
+                            "Each takes a worker process and its own shared memory.",
+                            &settings.max_databases, 4, 1, 1024, PGC_POSTMASTER, 0, nullptr,
+                            nullptr, nullptr);
     DefineCustomIntVariable("fraiseql_cache.max_entries",
                             "Number of (tenant, domain) versions kept in shared memory.",
                             "Pairs beyond it are answered from fraiseql_cache.domain_version.",

@@ -19,18 +19,6 @@ void _PG_init(void);
 
 namespace fraiseql_cache {
 
-void register_worker() {
-    BackgroundWorker worker = {};
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-    worker.bgw_restart_time = 1;
-    std::snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_fraiseql_cache");
-    std::snprintf(worker.bgw_function_name, BGW_MAXLEN, "fraiseql_cache_worker_main");
-    std::snprintf(worker.bgw_name, BGW_MAXLEN, "fraiseql_cache worker");
-    std::snprintf(worker.bgw_type, BGW_MAXLEN, "fraiseql_cache worker");
-    RegisterBackgroundWorker(&worker);
-}
-
 }  // namespace fraiseql_cache
 
 // Without shared_preload_libraries only the parameters exist; every function
@@ -42,11 +30,11 @@ void _PG_init(void) {
     fraiseql_cache::check_startup_settings();
     fraiseql_cache::install_shmem_hooks();
     fraiseql_cache::install_ddl_hooks();
-    fraiseql_cache::register_worker();
+    // It starts the worker of every served database (launcher.cpp).
+    fraiseql_cache::register_launcher();
 #if PG_VERSION_NUM >= 150000
     // Hot standbys follow the primary's versions through WAL records of
     // their own (standby.hpp); before 15 they answer from their tables.
     fraiseql_cache::standby::register_resource_manager();
-    fraiseql_cache::standby::register_loader();
 #endif
 }

@@ -1,7 +1,7 @@
 // The loader worker of a hot standby (see standby.hpp).
 //
-// Started once the standby is consistent; on a primary it exits at once and
-// is not started again. It reads the replayed tables into shared memory
+// Started by the launcher for each served database while the server is in
+// recovery (hot standby, or an archive recovery with hot_standby on). It reads the replayed tables into shared memory
 // when the standby starts and whenever a replayed reload record asks for it
 // (the primary raised its tables wholesale), then marks the standby as
 // serving from shared memory; the startup process keeps it current from
@@ -76,7 +76,6 @@ bool load() {
 
 void run() {
     SharedState *st = shared.state;
-    atomics::store_release(&st->standby_loader_procno, int32_t(my_proc_number()));
     atomics::store_release(&st->standby_database, uint32_t(MyDatabaseId));
     while (!ShutdownRequestPending && RecoveryInProgress()) {
         ResetLatch(MyLatch);
@@ -95,34 +94,36 @@ void run() {
     }
 }
 
-void register_loader() {
-    BackgroundWorker worker = {};
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    worker.bgw_start_time = BgWorkerStart_ConsistentState;
-    worker.bgw_restart_time = 1;
-    std::snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_fraiseql_cache");
-    std::snprintf(worker.bgw_function_name, BGW_MAXLEN, "fraiseql_cache_standby_loader_main");
-    std::snprintf(worker.bgw_name, BGW_MAXLEN, "fraiseql_cache standby loader");
-    std::snprintf(worker.bgw_type, BGW_MAXLEN, "fraiseql_cache standby loader");
-    RegisterBackgroundWorker(&worker);
-}
-
 }  // namespace fraiseql_cache::standby
 
 using namespace fraiseql_cache;
 
 extern "C" {
 
-PGDLLEXPORT void fraiseql_cache_standby_loader_main(Datum) {
+PGDLLEXPORT void fraiseql_cache_standby_loader_main(Datum arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
-    // A primary (or a standby already promoted) has nothing to load: exit
-    // with 0, so the postmaster does not start this worker again.
+    // Promoted already: the worker serves.
     if (!RecoveryInProgress())
         proc_exit(0);
-    if (!connect_with_backoff(&shared.state->standby_connect_failures))
-        proc_exit(1);
+    const Oid database = DatumGetObjectId(arg);
+    int slot = find_slot(database);
+    static uint32_t no_slot_failures = 0;
+    if (!connect_with_backoff(database, slot >= 0
+                                            ? &slot_view(slot).state->standby_connect_failures
+                                            : &no_slot_failures))
+        proc_exit(0);
+    if (!extension_installed_here())
+        proc_exit(0);
+    slot = claim_slot(database);
+    if (slot < 0)
+        proc_exit(0);
+    bind_slot(slot);
+    int32_t none = -1;
+    if (!atomics::compare_exchange(&shared.state->standby_loader_procno, &none,
+                                   int32_t(my_proc_number())))
+        proc_exit(0);  // another loader serves this database
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
     on_shmem_exit(
         [](int, Datum) {
@@ -130,8 +131,8 @@ PGDLLEXPORT void fraiseql_cache_standby_loader_main(Datum) {
         },
         Datum(0));
     guarded([] { standby::run(); });
-    // Promoted: done for good.
-    proc_exit(RecoveryInProgress() ? 1 : 0);
+    // Promoted (the launcher starts the worker), or shutting down.
+    proc_exit(0);
 }
 
 }  // extern "C"

@@ -46,12 +46,34 @@ void fall_back_to_tables() {
 
 #if PG_VERSION_NUM >= 150000
 
+// Binds `shared` to the slot whose loader serves `database`; otherwise asks
+// the launcher for one (its load will cover this record: the record follows
+// the commit the loader's snapshot will see).
+bool bind_loaded_slot(uint32_t database) {
+    if (database == 0)
+        return false;
+    for (int i = 0; i < max_databases(); i++)
+        if (atomics::load_acquire(&slot_view(i).state->standby_database) == database) {
+            bind_slot(i);
+            return true;
+        }
+    // With the queue full, the database's next record asks again.
+    for (uint32_t &request : segment()->standby_requests) {
+        uint32_t expected = 0;
+        if (atomics::load_acquire(&request) == database ||
+            atomics::compare_exchange(&request, &expected, database))
+            break;
+    }
+    wake_launcher();
+    return false;
+}
+
 void apply_versions(const char *data, std::size_t len) {
     version_record::View view;
     if (!view.parse(data, len))
         return;
     const version_record::Header &h = view.header();
-    if (h.database == 0 || h.database != atomics::load_acquire(&shared.state->standby_database))
+    if (!bind_loaded_slot(h.database))
         return;
     // Dictionary ids of the record's domains, in index order; a record names
     // few domains, more than this is applied through the tables.
@@ -82,7 +104,7 @@ void redo(XLogReaderState *record) {
     } else if (info == kInfoReload && len == sizeof(uint32_t)) {
         uint32_t database;
         memcpy(&database, data, sizeof database);
-        if (database != 0 && database == atomics::load_acquire(&shared.state->standby_database))
+        if (bind_loaded_slot(database))
             fall_back_to_tables();
     }
 }

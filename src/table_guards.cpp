@@ -12,6 +12,7 @@
 // session_replication_role = replica (a restore, say) writes as usual.
 #include "pg_fraiseql_cache/pending.hpp"
 #include "pg_fraiseql_cache/pg.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
 #include "replication/logicalworker.h"
@@ -31,6 +32,8 @@ Datum fraiseql_cache_rules_changed(PG_FUNCTION_ARGS) {
                         errmsg("fraiseql_cache._rules_changed() must be called as a trigger")));
     if (!pending::ensure_ready())
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+    // Binds this session to the database's slot, where the commit counts the change.
+    (void)serves_this_database();
     pending::rules_changed = true;
     return Datum(0);
 }

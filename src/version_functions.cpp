@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "access/xlog.h"
+#include "commands/dbcommands.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
@@ -203,6 +204,16 @@ Datum fraiseql_cache_current_versions(PG_FUNCTION_ARGS) {
 // Whether versions are kept for this database (preloaded, and served).
 Datum fraiseql_cache_serves_this_database(PG_FUNCTION_ARGS) {
     PG_RETURN_BOOL(serves_this_database());
+}
+
+// Run by CREATE EXTENSION: claims this database's slot (53400 when none is
+// free) so that the launcher starts its worker. Nothing without preloading,
+// or when fraiseql_cache.database names another database.
+PG_FUNCTION_INFO_V1(fraiseql_cache_serve_this_database);
+Datum fraiseql_cache_serve_this_database(PG_FUNCTION_ARGS) {
+    if (segment_attached() && database_allowed(get_database_name(MyDatabaseId)))
+        require_served_database();
+    PG_RETURN_VOID();
 }
 
 // Raises the preload / served-database error, for the PL/pgSQL functions.

@@ -155,6 +155,7 @@ constexpr uint32_t kSpillDomain = 1u << 31;
 class Worker {
   public:
     void run();
+    bool extension_gone() const { return extension_gone_; }
 
   private:
     bool load();
@@ -177,6 +178,10 @@ class Worker {
                           const std::vector<persistence::VersionRow> &quiet_floors,
                           const std::vector<std::pair<uint32_t, bool>> &scope_changes);
     bool standby_reload_due_ = false;
+    bool extension_gone_ = false;
+    bool leaving() const {
+        return extension_gone_ || atomics::load_acquire(&state_->step_aside) != 0;
+    }
 
     long heartbeat();
     void flush_previous_batch();
@@ -209,7 +214,7 @@ class Worker {
 };
 
 void Worker::run() {
-    while (!ShutdownRequestPending) {
+    while (!ShutdownRequestPending && !leaving()) {
         ResetLatch(MyLatch);
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
@@ -247,6 +252,12 @@ void Worker::run() {
     // database, records a clean stop: one terminated alone
     // (pg_terminate_backend) is restarted while backends keep committing into
     // the ring, and a crash in that window must still raise.
+    // Stepping aside for a command that needs the database alone, or the
+    // extension is gone: nothing to drain, and the stop is not clean (the
+    // worker comes back on the same shared memory, or a copy of the
+    // database starts from these tables and must raise them).
+    if (leaving())
+        return;
     TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 3000);
     bool alone = false;
     for (;;) {
@@ -547,6 +558,7 @@ bool Worker::load() {
     if (extension == 0) {
         persistence::commit();
         discard_ring();
+        extension_gone_ = true;
         return false;
     }
     persistence::WorkerStateRow st = persistence::read_state();
@@ -794,8 +806,24 @@ bool Worker::step() {
         if (slot.flags & kSlotCountsForAll)
             batch.add(id, TenantId::all(), 1, source);
     }
-    if (end == start && !reset)
+    if (end == start && !reset) {
+        // DROP EXTENSION while idle (seen through a relcache invalidation,
+        // taken in at the heartbeat's transaction): leave, dormant.
+        if (extension_may_have_changed) {
+            persistence::begin("fraiseql_cache: looking up the extension");
+            uint32_t extension = persistence::extension_oid();
+            Oid relation = persistence::versions_relation();
+            persistence::commit();
+            if (extension == 0) {
+                discard_ring();
+                extension_gone_ = true;
+            } else if (extension == atomics::load_acquire(&state_->loaded_extension)) {
+                extension_may_have_changed = false;
+                watched_relation = relation;
+            }  // else created again: the next batch reloads
+        }
         return false;
+    }
     // Before this batch's snapshot is taken (see refresh_rules()).
     const uint64_t rules_generation = atomics::load_acquire(&state_->rules_generation);
     const uint32_t rules_inflight = atomics::load_acquire(&state_->rules_inflight);
@@ -815,8 +843,10 @@ bool Worker::step() {
         persistence::commit();
         persistence::forget_plans();
         atomics::store_release(&state_->loaded, 0u);
-        if (extension == 0)
+        if (extension == 0) {
             discard_ring();
+            extension_gone_ = true;
+        }
         return extension != 0;
     }
     uint64_t floor = atomics::load_acquire(&state_->floor);
@@ -995,6 +1025,21 @@ bool Worker::step() {
     return end - start == kMaxBatchSlots;
 }
 
+// Whether the extension is installed here. A slot claimed for the database
+// means a session has it, or is creating it: CREATE EXTENSION claims the
+// slot before it commits, so wait (10 s at most) for that commit.
+bool extension_installed(bool claimed) {
+    for (int waited = 0;; waited += 100) {
+        if (extension_installed_here())
+            return true;
+        if (!claimed || waited >= 10000 || ShutdownRequestPending)
+            return false;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+}
+
 }  // namespace
 }  // namespace fraiseql_cache
 
@@ -1002,11 +1047,38 @@ using namespace fraiseql_cache;
 
 extern "C" {
 
-PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
+PGDLLEXPORT void fraiseql_cache_worker_main(Datum arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
-    if (!connect_with_backoff(&shared.state->connect_failures))
+    const Oid database = DatumGetObjectId(arg);
+    int slot = find_slot(database);
+    static uint32_t no_slot_failures = 0;
+    if (!connect_with_backoff(database, slot >= 0 ? &slot_view(slot).state->connect_failures
+                                                  : &no_slot_failures))
+        proc_exit(0);
+    // Started for every database at server start: most have no extension.
+    // A database whose extension was dropped waits, dormant, until a
+    // session asks for it (CREATE EXTENSION).
+    if (!extension_installed(slot >= 0)) {
+        if (slot >= 0)
+            atomics::store_release(&slot_view(slot).state->dormant, 1u);
+        proc_exit(0);
+    }
+    slot = claim_slot(database);
+    if (slot < 0) {
+        ereport(WARNING,
+                (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+                 errmsg("pg_fraiseql_cache: the database with OID %u is not served: all %d "
+                        "slots are taken",
+                        database, max_databases()),
+                 errhint("Raise fraiseql_cache.max_databases and restart the server.")));
+        proc_exit(0);
+    }
+    bind_slot(slot);
+    // One worker per database: a second one started in a race leaves.
+    int32_t none = 0;
+    if (!atomics::compare_exchange(&shared.state->worker_pid, &none, int32_t(MyProcPid)))
         proc_exit(0);
     // Durability is handled by flushing explicitly (see the file comment),
     // so a batch's commit does not wait for its own fsync.
@@ -1029,13 +1101,7 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
     for (const auto &setting : kOwnSettings)
         SetConfigOption(setting[0], setting[1], PGC_SUSET, PGC_S_OVERRIDE);
 
-    // Another database than the one shared memory was loaded for (the served
-    // one was dropped and created again): load afresh.
-    if (atomics::load_acquire(&shared.state->served_database) != uint32_t(MyDatabaseId))
-        atomics::store_release(&shared.state->loaded, 0u);
     atomics::store_release(&shared.state->worker_procno, int32_t(my_proc_number()));
-    atomics::store_release(&shared.state->served_database, uint32_t(MyDatabaseId));
-    atomics::store_release(&shared.state->worker_pid, int32_t(MyProcPid));
     on_shmem_exit(
         [](int, Datum) {
             atomics::store_release(&shared.state->worker_pid, int32_t(0));
@@ -1044,13 +1110,16 @@ PGDLLEXPORT void fraiseql_cache_worker_main(Datum) {
         Datum(0));
 
     CacheRegisterRelcacheCallback(on_relcache_invalidation, Datum(0));
-    guarded([] {
+    bool gone = guarded([] {
         Worker worker;
         worker.run();
+        return worker.extension_gone();
     });
-    // Exit code 1 so the postmaster restarts a worker that was terminated
-    // on its own; at server shutdown nothing is restarted anyway.
-    proc_exit(1);
+    if (gone)
+        atomics::store_release(&shared.state->dormant, 1u);
+    // The launcher starts the worker again unless it is dormant or stepped
+    // aside (or the server stops).
+    proc_exit(0);
 }
 
 }  // extern "C"

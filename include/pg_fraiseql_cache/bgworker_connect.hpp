@@ -3,13 +3,19 @@
 
 #include <cstdint>
 
+#include "pg_fraiseql_cache/pg.hpp"
+
 namespace fraiseql_cache {
 
-// Connects to fraiseql_cache.database. The database may be missing (not
-// created yet, dropped WITH (FORCE)): connecting then fails with FATAL and
-// the postmaster restarts the worker, so each start after `*failures`
-// failed ones first waits 1 s doubling to 60 s (one log line per attempt,
-// not one a second). Returns false when shutdown was requested meanwhile.
-bool connect_with_backoff(uint32_t *failures);
+// Connects to the database. It may be gone (dropped WITH (FORCE)):
+// connecting then fails with FATAL and the launcher starts the worker
+// again, so each start after `*failures` failed ones first waits 1 s
+// doubling to 60 s (one log line per attempt, not one a second). Returns
+// false when shutdown was requested meanwhile.
+bool connect_with_backoff(Oid database, uint32_t *failures);
+
+// Whether pg_fraiseql_cache is installed in the connected database (runs a
+// transaction of its own).
+bool extension_installed_here();
 
 }  // namespace fraiseql_cache

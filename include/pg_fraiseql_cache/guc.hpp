@@ -6,7 +6,8 @@ namespace fraiseql_cache {
 enum class NotifyFormat { kObject = 0, kArray = 1 };
 
 struct Settings {
-    char *database;          // the database the worker serves
+    char *database;          // the one database served; empty: every one with the extension
+    int max_databases;       // databases served at the same time (shared-memory slots)
     int max_entries;         // shared-memory version table capacity
     int ring_size;           // hand-off ring slots (power of two)
     char *notify_channel;

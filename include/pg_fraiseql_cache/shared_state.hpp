@@ -55,9 +55,18 @@ struct Counters {
 };
 static_assert(std::is_trivially_copyable_v<Counters>);
 
+// One database's part of the segment (see shmem.cpp): this control block,
+// then its ring, dictionary, version table and recent bumps.
 struct SharedState {
     uint32_t loaded;            // 1: versions are served from shared memory
-    uint32_t served_database;   // OID of the worker's database, 0 before it connects
+    uint32_t served_database;   // OID of the database this slot serves, 0: a free slot
+    // The worker found no extension in the database and exited: not started
+    // again until a session of the database asks for it (CREATE EXTENSION).
+    uint32_t dormant;
+    // A command needs the database without other sessions (CREATE DATABASE
+    // ... TEMPLATE, ALTER DATABASE ... RENAME, DROP DATABASE): the worker
+    // exits, and is not started again, while this is set.
+    uint32_t step_aside;
     int32_t worker_pid;         // 0 when no worker runs
     int32_t worker_procno;      // its PGPROC number, for SetLatch
     uint64_t published;         // every ring position below it is published
@@ -83,8 +92,12 @@ struct SharedState {
     ConditionVariable publish_cv;
 };
 
+// This process's view of one database's slot (bound by serves_this_database()
+// in a backend, by the worker and the standby loader at start, per record
+// by the startup process).
 struct Shared {
     SharedState *state = nullptr;
+    int slot = -1;
     Ring ring;
     DomainDict domains;
     VersionTable versions;
@@ -94,17 +107,47 @@ struct Shared {
     LWLock *standby_lock = nullptr;
 };
 
-// Null fields until the segment is attached (never, without preloading).
+// Null fields until bound to this database's slot (never, without preloading).
 extern Shared shared;
+
+// The segment's header: the slots and the launcher.
+constexpr int kStandbyRequests = 16;
+struct SegmentHeader {
+    uint32_t max_databases;
+    int32_t launcher_procno;  // -1: none
+    // Databases whose standby records found no loader: the launcher starts one.
+    uint32_t standby_requests[kStandbyRequests];
+};
+
+bool segment_attached();
+SegmentHeader *segment();
+int max_databases();
+// The view of slot i (any slot, free or not).
+Shared slot_view(int i);
+// The slot serving `database`, or -1.
+int find_slot(Oid database);
+// The slot serving `database`, claimed if none does (a fresh slot: empty
+// ring, dictionary and table). -1 when every slot is taken.
+int claim_slot(Oid database);
+// After DROP DATABASE: the slot may serve another database.
+void release_slot(int slot);
+// Binds `shared` to slot i.
+void bind_slot(int slot);
+// Wakes the launcher, if it runs. Never fails.
+void wake_launcher();
+// Whether fraiseql_cache.database allows serving this database (empty: all).
+bool database_allowed(const char *name);
 
 void install_shmem_hooks();
 // The object access hook for TRUNCATE and DROP of tracked relations (ddl_hooks.cpp).
 void install_ddl_hooks();
 bool shared_ready();
 
-// Raises a clear error unless the library was preloaded and this backend
-// is connected to the database the worker serves.
+// Raises a clear error unless the library was preloaded and this database
+// is served (binding `shared` to its slot, claiming one if the extension is
+// installed here and none serves it yet).
 void require_served_database();
+// The same without an error: false when not served (or no slot is free).
 bool serves_this_database();
 
 // Wakes the worker, if one runs. Never fails.

@@ -23,8 +23,6 @@ namespace fraiseql_cache::standby {
 
 // _PG_init (PostgreSQL 15+, preloading): registers the resource manager.
 void register_resource_manager();
-// _PG_init (PostgreSQL 15+): registers the loader worker.
-void register_loader();
 // The loader's loop (standby_loader.cpp).
 void run();
 // Whether the worker writes standby records (PostgreSQL 15+, wal_level

@@ -1,6 +1,6 @@
-// Registration of the background worker.
+// Registration of the launcher, which starts a worker per served database.
 #pragma once
 
 namespace fraiseql_cache {
-void register_worker();
+void register_launcher();
 }
