@@ -153,11 +153,13 @@ struct VersionWatcher::Impl {
             bump(counters.heartbeats);
             // The heartbeat carries the server's floor (the version of pairs
             // never bumped). It moves on a reset or after a crash, when every
-            // version moved without a notification per pair: reload.
+            // version moved without a notification per pair: reload. The
+            // first floor heard counts as moved: the pairs held were read
+            // before it was known, perhaps before a reset it reports.
             long long floor = heartbeat_floor(payload);
             if (floor >= 0) {
                 long long previous = last_floor.exchange(floor);
-                if (previous >= 0 && previous != floor)
+                if (previous != floor)
                     reload_requested.store(true);
             }
             return;
@@ -217,15 +219,18 @@ struct VersionWatcher::Impl {
     }
 
     // One replay poll: the replica's position, releasing what it has
-    // replayed. `deliver` first makes a round trip on the listen connection,
-    // after which the primary has delivered every notification committed
-    // before it began (exact lookups).
-    Lsn poll_replica(detail::ListenerSession &session, detail::ReplicaLink &replica,
-                     bool deliver) {
+    // replayed. When an exact lookup waits, it first makes a round trip on
+    // the listen connection, after which the primary has delivered every
+    // notification committed before it began.
+    Lsn poll_replica(detail::ListenerSession &session, detail::ReplicaLink &replica) {
         std::uint64_t n;
+        bool deliver;
         {
+            // Under the lock: an exact lookup that took this poll's number
+            // as its target has set round_wanted already.
             std::lock_guard<std::mutex> lock(poll_mu);
             n = ++polls_begun;
+            deliver = round_wanted.exchange(false);
         }
         if (deliver) {
             session.ping();  // dispatches what arrived with it
@@ -259,10 +264,8 @@ struct VersionWatcher::Impl {
     void pump(detail::ListenerSession &session, detail::ReplicaLink *replica) {
         if (!replica)
             return;
-        if (round_wanted.exchange(false))
-            poll_replica(session, *replica, true);
-        else if (!gate_empty() && Clock::now() >= next_poll)
-            poll_replica(session, *replica, false);
+        if (round_wanted.load() || (!gate_empty() && Clock::now() >= next_poll))
+            poll_replica(session, *replica);
     }
 
     void drain_wake_fd() {
@@ -287,6 +290,7 @@ struct VersionWatcher::Impl {
     bool wait_for_poll(bool exact) {
         std::unique_lock<std::mutex> lock(poll_mu);
         const std::uint64_t target = polls_begun + 1;
+        // Set under poll_mu: the poll numbered `target` sees it.
         if (exact && !round_wanted.exchange(true) && wake_fd >= 0) {
             std::uint64_t one = 1;
             ssize_t w = ::write(wake_fd, &one, sizeof one);
@@ -351,7 +355,7 @@ struct VersionWatcher::Impl {
               const std::vector<PairKey> &extra = {}) {
         if (replica) {
             const Lsn target = detail::query_insert_lsn(session.connection());
-            while (poll_replica(session, *replica, false) < target) {
+            while (poll_replica(session, *replica) < target) {
                 if (stopping.load())
                     return;
                 session.wait(options.replay_poll_interval, wake_fd);
