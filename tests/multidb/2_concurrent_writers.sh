@@ -7,7 +7,7 @@ for db in app1 app2; do wait_served "$db" >/dev/null || die "$db not served"; do
 script=$(writer_script)
 s1=$(counts_snapshot app1); s2=$(counts_snapshot app2)
 for db in app1 app2; do
-  bench -n -c 3 -j 3 -T 10 --max-tries=100 -f "$script" "$db" >"$MDB_DIR/bench_$db.out" 2>&1 &
+  "$MDB_BINDIR/pgbench" -n -c 3 -j 3 -T 10 --max-tries=100 -f "$script" "$db" >"$MDB_DIR/bench_$db.out" 2>&1 &
 done
 wait
 for db in app1 app2; do

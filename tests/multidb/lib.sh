@@ -70,19 +70,21 @@ worker_of() {
   q postgres "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE backend_type = 'fraiseql_cache worker' AND datname = '$1'"
 }
 # Waits up to $2 seconds (default 10) until DB is served: one worker connected
-# to DB, and stats().worker_pid in DB is its pid. Prints the milliseconds it took.
+# to DB, and stats().worker_pid in DB is its pid (stats() is called every time,
+# so this is also a first use). Prints the milliseconds it took.
 wait_served() {
   local db=$1 limit=$(( ${2:-10} * 20 )) t0 w s
   t0=$(date +%s%N)
   for _ in $(seq "$limit"); do
+    # stats() first: a use of the database (a copy is served from its first use).
+    s=$(q "$db" "SELECT worker_pid FROM fraiseql_cache.stats()" 2>/dev/null)
     w=$(worker_of "$db" 2>/dev/null)
-    if [ -n "$w" ] && [[ "$w" != *,* ]]; then
-      s=$(q "$db" "SELECT worker_pid FROM fraiseql_cache.stats()" 2>/dev/null)
-      if [ "$s" = "$w" ]; then echo $(( ($(date +%s%N) - t0) / 1000000 )); return 0; fi
+    if [ -n "$w" ] && [[ "$w" != *,* ]] && [ "$s" = "$w" ]; then
+      echo $(( ($(date +%s%N) - t0) / 1000000 )); return 0
     fi
     sleep 0.05
   done
-  echo "not served after ${2:-10} s (workers connected: '${w:-none}', stats().worker_pid: '${s:-error}')"
+  echo "not served after ${2:-10} s (workers connected: '${w:-none}', stats().worker_pid: '${s:-NULL or an error}')"
   return 1
 }
 # Waits up to $2 seconds (default 5) until no worker is connected to DB.
@@ -124,7 +126,9 @@ COMMIT;
 SQL
   echo "$f"
 }
-bench() { "$MDB_BINDIR/pgbench" -h "$MDB_DIR" -p "$MDB_PORT" -U postgres "$@"; }
+# pgbench on the cluster (PG* are exported); started in the background, call
+# "$MDB_BINDIR/pgbench" itself so that $! is its pid.
+bench() { "$MDB_BINDIR/pgbench" "$@"; }
 
 # Exactness of DB since a snapshot taken by counts_snapshot: for each tenant,
 # version delta = committed transactions that changed it (n delta); for the
