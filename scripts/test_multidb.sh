@@ -4,7 +4,7 @@
 # pg_fraiseql_cache, fraiseql_cache.database = '') on MDB_PORT (57301).
 #
 #   scripts/test_multidb.sh            every case
-#   scripts/test_multidb.sh 3 clone    the cases whose file names contain "3" or "clone"
+#   scripts/test_multidb.sh 03 clone   the cases whose file names contain "03" or "clone"
 #
 # Prints one PASS/FAIL line per case (its details above it) and
 # "N passed, N failed"; exits non-zero if any case failed or none ran.

@@ -54,13 +54,6 @@ export PGHOST=$MDB_DIR PGPORT=$MDB_PORT PGUSER=postgres
 export PGOPTIONS="-c client_min_messages=warning"
 # q DB SQL: one statement list, unaligned, tuples only, stops at the first error.
 q() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$*"; }
-# The SQLSTATE of SQL's error in DB, or "ok".
-sqlstate_of() {
-  local out
-  if out=$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$1" -c "$2" 2>&1); then echo ok; return; fi
-  sed -n -E 's/^(psql:[^E]*)?ERROR: +([0-9A-Z]{5}): .*/\2/p' <<<"$out" | head -1
-}
-
 ver() { q "$1" "SELECT fraiseql_cache.current_version('$2', '$3')"; }
 # Every pair of DB as "tenant domain version" lines, sorted.
 pairs() { q "$1" "SELECT tenant_id || ' ' || domain || ' ' || version FROM fraiseql_cache.v_domain_versions ORDER BY 1"; }
