@@ -281,8 +281,11 @@ TEST_F(Watcher, HeartbeatFloorChangeForcesAReload) {
     fc::VersionWatcher w(o);
     ASSERT_TRUE(w.wait_until_healthy(seconds(20))) << w.last_error();
     const std::string hb = "NOTIFY " + o.channel + "_heartbeat, ";
+    const auto first_loads = w.counters().loads;
     exec(*conn_, hb + "'{\"at\": \"now\", \"published\": 1, \"floor\": 7}'");
     ASSERT_TRUE(wait_until([&] { return w.counters().heartbeats >= 1; }, seconds(10)));
+    // The first floor heard counts as moved: the held pairs were read before it.
+    ASSERT_TRUE(wait_until([&] { return w.counters().loads > first_loads; }, seconds(10)));
     auto loads = w.counters().loads;
     // Same floor: nothing to do.
     exec(*conn_, hb + "'{\"at\": \"now\", \"published\": 2, \"floor\": 7}'");
