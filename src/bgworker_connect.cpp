@@ -3,8 +3,10 @@
 
 #include "pg_fraiseql_cache/atomics.hpp"
 #include "pg_fraiseql_cache/pg.hpp"
+#include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -36,12 +38,17 @@ bool connect_with_backoff(Oid database, uint32_t *failures_counter) {
     return true;
 }
 
-bool extension_installed_here() {
+ServedHere served_here() {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
-    bool installed = OidIsValid(get_extension_oid("pg_fraiseql_cache", true));
+    // Renamed away from fraiseql_cache.database: not served any more.
+    char *name = get_database_name(MyDatabaseId);
+    ServedHere answer = name == nullptr || !database_allowed(name) ? ServedHere::kNotAllowed
+                        : OidIsValid(get_extension_oid("pg_fraiseql_cache", true))
+                            ? ServedHere::kYes
+                            : ServedHere::kNoExtension;
     CommitTransactionCommand();
-    return installed;
+    return answer;
 }
 
 }  // namespace fraiseql_cache

@@ -114,7 +114,7 @@ PGDLLEXPORT void fraiseql_cache_standby_loader_main(Datum arg) {
                                             ? &slot_view(slot).state->standby_connect_failures
                                             : &no_slot_failures))
         proc_exit(0);
-    if (!extension_installed_here())
+    if (served_here() != ServedHere::kYes)
         proc_exit(0);
     slot = claim_slot(database);
     if (slot < 0)

@@ -1030,9 +1030,11 @@ bool Worker::step() {
 // slot before it commits, so wait (10 s at most) for that commit.
 bool extension_installed(bool claimed) {
     for (int waited = 0;; waited += 100) {
-        if (extension_installed_here())
+        ServedHere served = served_here();
+        if (served == ServedHere::kYes)
             return true;
-        if (!claimed || waited >= 10000 || ShutdownRequestPending)
+        if (served == ServedHere::kNotAllowed || !claimed || waited >= 10000 ||
+            ShutdownRequestPending)
             return false;
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
                         PG_WAIT_EXTENSION);

@@ -14,8 +14,10 @@ namespace fraiseql_cache {
 // false when shutdown was requested meanwhile.
 bool connect_with_backoff(Oid database, uint32_t *failures);
 
-// Whether pg_fraiseql_cache is installed in the connected database (runs a
-// transaction of its own).
-bool extension_installed_here();
+// Whether the connected database is to be served: fraiseql_cache.database
+// allows its name and pg_fraiseql_cache is installed (runs a transaction of
+// its own).
+enum class ServedHere { kYes, kNoExtension, kNotAllowed };
+ServedHere served_here();
 
 }  // namespace fraiseql_cache
