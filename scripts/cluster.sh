@@ -18,6 +18,9 @@ DB=${FRAISEQL_DB:-fraiseql_test}
 source "$(dirname "$0")/pg_select.sh"
 BINDIR=$FC_PG_BINDIR
 EXTRA_CONF=${FRAISEQL_EXTRA_CONF:-}
+# fraiseql_cache.database: the test database by default; FRAISEQL_SERVED_DATABASE=''
+# serves every database where the extension is created.
+SERVED=${FRAISEQL_SERVED_DATABASE-$DB}
 
 as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -42,7 +45,7 @@ port = $PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$DIR'
 shared_preload_libraries = 'pg_fraiseql_cache'
-fraiseql_cache.database = '$DB'
+fraiseql_cache.database = '$SERVED'
 max_prepared_transactions = 4
 max_connections = 60
 log_line_prefix = '%m [%p] %b '

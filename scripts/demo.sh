@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export FRAISEQL_CLUSTER_DIR=${FRAISEQL_CLUSTER_DIR:-/tmp/pg_fraiseql_cache_demo}
 export FRAISEQL_PORT=${FRAISEQL_PORT:-55439}
 export FRAISEQL_DB=${FRAISEQL_DB:-demo}
+# Every database with the extension is served (step 10 adds a second one).
+export FRAISEQL_SERVED_DATABASE=
 
 scripts/deps.sh
 make -s -j2 >/dev/null

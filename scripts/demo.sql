@@ -1,8 +1,7 @@
 \pset footer off
 \echo
-\echo '== 1. Install the extension in the database the worker serves'
-\echo '   (postgresql.conf: shared_preload_libraries = pg_fraiseql_cache,'
-\echo '    fraiseql_cache.database = demo)'
+\echo '== 1. Install the extension (postgresql.conf: shared_preload_libraries = pg_fraiseql_cache;'
+\echo '   every database where it is created is served)'
 CREATE EXTENSION pg_fraiseql_cache;
 DO $$ BEGIN
     FOR i IN 1..200 LOOP
@@ -83,5 +82,18 @@ SELECT to_char(invalidated_at, 'HH24:MI:SS.MS') AS at, tenant_id, domain, versio
 \x on
 SELECT * FROM fraiseql_cache.stats();
 \x off
+\echo
+\echo '== 10. A second database, served at once, with no restart: its own worker and versions'
+CREATE DATABASE demo_second;
+\c demo_second
+CREATE EXTENSION pg_fraiseql_cache;
+CREATE TABLE tv_note (id int PRIMARY KEY, tenant_id uuid NOT NULL, body text);
+SELECT fraiseql_cache.setup_table_invalidation('tv_note');
+INSERT INTO tv_note VALUES (1, '00000000-0000-0000-0000-00000000000a', 'hello');
+SELECT fraiseql_cache.current_version('00000000-0000-0000-0000-00000000000a', 'note') AS note_version;
+\echo '-- the workers: one per served database'
+SELECT backend_type, datname FROM pg_stat_activity
+ WHERE backend_type LIKE 'fraiseql_cache%' ORDER BY backend_type, datname;
+\c demo
 \echo
 \echo 'Demo complete.'
