@@ -1,5 +1,6 @@
 #include "watcher_state.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 namespace fraiseql_cache::client::detail {
@@ -44,9 +45,12 @@ std::vector<VersionUpdate> WatcherState::apply_heard(const std::vector<VersionUp
             raised.push_back(u);
         // A whole-domain bump: tenants the server holds no version for
         // (held here at the floor they read) move to the new floor.
-        if (u.domain_floor > 0)
+        if (u.domain_floor > 0) {
+            Version &f = floors_[u.pair.domain];
+            f = std::max(f, u.domain_floor);
             for (const auto &[pair, v] : map_.raise_domain(u.pair.domain, u.domain_floor))
                 raised.push_back(VersionUpdate{pair, v});
+        }
     }
     return raised;
 }
@@ -65,16 +69,22 @@ std::vector<VersionUpdate> WatcherState::apply_read(const std::string &tenant,
         if (reads[i].global && may_hold)
             globals_.insert(domains[i]);
         PairKey key = reads[i].global ? PairKey{kAllTenants, domains[i]} : PairKey{tenant, domains[i]};
-        bool up = may_hold ? map_.merge(key, reads[i].version)
-                           : map_.merge_existing(key, reads[i].version);
+        // The server answers every tenant at least its domain's floor.
+        const Version v = std::max(reads[i].version, floor_of(domains[i]));
+        bool up = may_hold ? map_.merge(key, v) : map_.merge_existing(key, v);
         if (up)
-            raised.push_back(VersionUpdate{key, reads[i].version});
+            raised.push_back(VersionUpdate{key, v});
         if (merged) {
             auto held = map_.get(key);
-            merged->push_back(held && *held > reads[i].version ? *held : reads[i].version);
+            merged->push_back(held && *held > v ? *held : v);
         }
     }
     return raised;
+}
+
+Version WatcherState::floor_of(const std::string &domain) const {
+    auto it = floors_.find(domain);
+    return it == floors_.end() ? 0 : it->second;
 }
 
 std::vector<PairKey> WatcherState::held_pairs() const {
@@ -87,9 +97,11 @@ std::vector<VersionUpdate> WatcherState::apply_load(const std::vector<PairKey> &
                                                     const std::vector<std::string> &global_domains) {
     std::vector<VersionUpdate> raised;
     std::unique_lock<std::shared_mutex> lock(mu_);
-    for (std::size_t i = 0; i < pairs.size() && i < versions.size(); i++)
-        if (map_.merge(pairs[i], versions[i]))
-            raised.push_back(VersionUpdate{pairs[i], versions[i]});
+    for (std::size_t i = 0; i < pairs.size() && i < versions.size(); i++) {
+        const Version v = std::max(versions[i], floor_of(pairs[i].domain));
+        if (map_.merge(pairs[i], v))
+            raised.push_back(VersionUpdate{pairs[i], v});
+    }
     globals_.clear();
     globals_.insert(global_domains.begin(), global_domains.end());
     healthy_ = true;
@@ -106,6 +118,7 @@ void WatcherState::clear() {
     std::unique_lock<std::shared_mutex> lock(mu_);
     map_.clear();
     globals_.clear();
+    floors_.clear();
     healthy_ = false;
     epoch_++;
 }

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -77,10 +78,15 @@ class WatcherState {
 
   private:
     PairKey effective(const std::string &tenant, const std::string &domain) const;
+    // The largest domain floor heard for `domain` (0: none).
+    Version floor_of(const std::string &domain) const;
 
     mutable std::shared_mutex mu_;
     VersionMap map_;
     std::unordered_set<std::string> globals_;
+    // Domain floors heard: a pair held later (by a read that may have
+    // started before the floor was raised) is held at least at its floor.
+    std::unordered_map<std::string, Version> floors_;
     bool healthy_ = false;
     std::uint64_t epoch_ = 0;
 };

@@ -47,6 +47,23 @@ TEST(WatcherState, DomainFloorRaisesEveryHeldPairOfTheDomain) {
     EXPECT_EQ(raised.size(), 2u) << "the all-tenants pair and the one pair below the floor";
 }
 
+// A first read that started before a domain floor was raised, applied after
+// it was heard: the pair is held (and answered) at least at the floor.
+TEST(WatcherState, DomainFloorHeardIsRememberedForLaterReads) {
+    WatcherState s;
+    s.apply_load({}, {}, {});
+    s.apply_heard({VersionUpdate{PairKey{kAll, "d"}, 60, 55}});
+    std::vector<Version> merged;
+    s.apply_read(kT, {"d", "other"}, reads({3, 3}), s.epoch(), true, &merged);
+    EXPECT_EQ(merged, (std::vector<Version>{55, 3}));
+    auto found = s.lookup(kT, {"d", "other"}, true);
+    ASSERT_EQ(found.outcome, Outcome::Local);
+    EXPECT_EQ(found.versions, (std::vector<Version>{55, 3}));
+    // A reload that reads an older value never lowers it.
+    s.apply_load({PairKey{kT, "d"}}, {4}, {});
+    EXPECT_EQ(s.lookup(kT, {"d"}, true).versions, std::vector<Version>{55});
+}
+
 TEST(WatcherState, ReadsInTheSameHealthyEpochBecomeHeld) {
     WatcherState s;
     s.apply_load({}, {}, {});
