@@ -228,10 +228,12 @@ long long persisted_version(pqxx::connection &c, const std::string &tenant,
     return r[0][0].as<long long>();
 }
 
+// Workers serving the connection's database (one per served database).
 int worker_count(pqxx::connection &c) {
     return int(query_ll(c,
                         "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE backend_type = 'fraiseql_cache worker'"));
+                        "WHERE backend_type = 'fraiseql_cache worker' "
+                        "AND datname = current_database()"));
 }
 
 int worker_pid(pqxx::connection &c) {
