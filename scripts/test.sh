@@ -106,6 +106,8 @@ run_suite isolation scripts/test_isolation.sh
 run_suite soak build/meson/soak_tests --gtest_brief=1
 # The soak and the oracle in two served databases of one cluster at once.
 run_suite two_databases scripts/test_two_databases.sh
+# Every database served: clones, copies, DROP/CREATE, the bound (own clusters).
+run_suite multidb env MDB_PORT="${MDB_PORT:-$((FRAISEQL_PORT + 65))}" scripts/test_multidb.sh
 run_suite clients scripts/test_clients.sh
 run_suite node_client scripts/test_node.sh
 run_suite python_client scripts/test_python.sh
