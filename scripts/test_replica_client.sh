@@ -46,42 +46,9 @@ ninja -C "$BUILD" tests/replica_client/replica_oracle >/tmp/fc_replica_client_ni
 rm -f /tmp/fc_replica_client_ninja.$$.log
 PROGRAM=$BUILD/tests/replica_client/replica_oracle
 
-BASE=$(mktemp -d /tmp/pg_fraiseql_cache_replica_client.XXXXXX)
-chmod 755 "$BASE"
-if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$BASE"; fi
-
-cleanup() {
-  # The runner stops its servers itself; this catches a runner that was killed.
-  local pidfile data
-  for pidfile in "$BASE"/*/data/postmaster.pid; do
-    [ -f "$pidfile" ] || continue
-    data=$(dirname "$pidfile")
-    if [ "$(id -u)" = 0 ]; then
-      runuser -u postgres -- "$BINDIR/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
-    else
-      "$BINDIR/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
-    fi
-  done
-  if [ "${FRAISEQL_REPLICA_CLIENT_KEEP:-0}" = 1 ]; then
-    echo "test_replica_client: files kept in $BASE"
-  else
-    rm -rf "$BASE"
-  fi
-}
-trap cleanup EXIT
+source "$ROOT/scripts/lib/throwaway_nodes.sh"
+fc_nodes_begin pg_fraiseql_cache_replica_client FRAISEQL_REPLICA_CLIENT_KEEP test_replica_client
 
 echo "test_replica_client: $("$BINDIR/postgres" --version), nodes in $BASE, ports $PORT-$((PORT + 1))"
-"$PYTHON" -u "$ROOT/tests/replica_client/run.py" --base "$BASE" --bindir "$BINDIR" --port "$PORT" \
-  --program "$PROGRAM" "$@" &
-runner=$!
-trap 'kill -TERM "$runner" 2>/dev/null' INT TERM
-while true; do
-  wait "$runner"
-  rc=$?
-  kill -0 "$runner" 2>/dev/null || break
-done
-if [ "$rc" -gt 1 ]; then
-  echo "test_replica_client: the runner stopped early (exit $rc)"
-  echo "0 passed, 1 failed"
-fi
-exit "$rc"
+fc_nodes_run "$PYTHON" -u "$ROOT/tests/replica_client/run.py" --base "$BASE" --bindir "$BINDIR" --port "$PORT" \
+  --program "$PROGRAM" "$@"

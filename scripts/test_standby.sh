@@ -35,43 +35,8 @@ if ! "$PYTHON" -c 'import psycopg' 2>/dev/null; then
   exit 1
 fi
 
-BASE=$(mktemp -d /tmp/pg_fraiseql_cache_standby.XXXXXX)
-chmod 755 "$BASE"
-if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$BASE"; fi
-
-cleanup() {
-  # The runner stops its servers itself; this catches a runner that was killed.
-  local pidfile data
-  for pidfile in "$BASE"/*/data/postmaster.pid; do
-    [ -f "$pidfile" ] || continue
-    data=$(dirname "$pidfile")
-    if [ "$(id -u)" = 0 ]; then
-      runuser -u postgres -- "$BINDIR/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
-    else
-      "$BINDIR/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1
-    fi
-  done
-  if [ "${FRAISEQL_STANDBY_KEEP:-0}" = 1 ]; then
-    echo "test_standby: files kept in $BASE"
-  else
-    rm -rf "$BASE"
-  fi
-}
-trap cleanup EXIT
+source "$ROOT/scripts/lib/throwaway_nodes.sh"
+fc_nodes_begin pg_fraiseql_cache_standby FRAISEQL_STANDBY_KEEP test_standby
 
 echo "test_standby: $("$BINDIR/postgres" --version), nodes in $BASE, ports $PORT-$((PORT + 7))"
-"$PYTHON" -u "$ROOT/tests/standby/run.py" --base "$BASE" --bindir "$BINDIR" --port "$PORT" "$@" &
-runner=$!
-# Passed on, so that the runner stops its servers before the cleanup looks.
-trap 'kill -TERM "$runner" 2>/dev/null' INT TERM
-while true; do
-  wait "$runner"
-  rc=$?
-  kill -0 "$runner" 2>/dev/null || break
-done
-if [ "$rc" -gt 1 ]; then
-  # The runner did not get to its closing line (bad arguments, killed).
-  echo "test_standby: the runner stopped early (exit $rc)"
-  echo "0 passed, 1 failed"
-fi
-exit "$rc"
+fc_nodes_run "$PYTHON" -u "$ROOT/tests/standby/run.py" --base "$BASE" --bindir "$BINDIR" --port "$PORT" "$@"
