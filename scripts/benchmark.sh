@@ -144,6 +144,11 @@ echo >>"$work/shmem.md"
 elapsed=$(( $(date +%s) - started ))
 (cd bench && "$PYTHON" report.py "$work" --command "make benchmark (scripts/benchmark.sh)" \
   --seconds "$elapsed" --server-version "$server_version") >"$RESULTS"
+# The seed's claims, measured side by side (written by seed_comparison.py).
+seed_table=${BENCH_SEED_COMPARISON:-$ROOT/bench/SEED_COMPARISON.md}
+if [ -f "$seed_table" ]; then
+  { echo; cat "$seed_table"; } >>"$RESULTS"
+fi
 
 sed -n '/^## Targets/,/^## In-process/p' "$RESULTS" | sed '$d'
 echo "benchmark: report written to ${RESULTS#"$ROOT"/} (${elapsed}s)"
