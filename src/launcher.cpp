@@ -11,6 +11,7 @@
 // DROP DATABASE), and the slot released once its database is gone.
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
+#include "pg_fraiseql_cache/launcher.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 #include <cstdio>

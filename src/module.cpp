@@ -3,7 +3,7 @@
 #include "pg_fraiseql_cache/pg.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 #include "pg_fraiseql_cache/standby.hpp"
-#include "pg_fraiseql_cache/worker.hpp"
+#include "pg_fraiseql_cache/launcher.hpp"
 
 #include <cstdio>
 

@@ -14,7 +14,6 @@
 
 extern "C" {
 #include "access/xlog.h"
-#include "commands/dbcommands.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
@@ -151,8 +150,6 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(fraiseql_cache_current_version);
 PG_FUNCTION_INFO_V1(fraiseql_cache_current_versions);
-PG_FUNCTION_INFO_V1(fraiseql_cache_require_ready);
-PG_FUNCTION_INFO_V1(fraiseql_cache_serves_this_database);
 
 Datum fraiseql_cache_current_version(PG_FUNCTION_ARGS) {
     require_served_database();
@@ -199,52 +196,6 @@ Datum fraiseql_cache_current_versions(PG_FUNCTION_ARGS) {
         });
         return PointerGetDatum(result);
     });
-}
-
-// Whether versions are kept for this database (preloaded, and served).
-Datum fraiseql_cache_serves_this_database(PG_FUNCTION_ARGS) {
-    PG_RETURN_BOOL(serves_this_database());
-}
-
-// Run by CREATE EXTENSION: claims this database's slot (53400 when none is
-// free) so that the launcher starts its worker. Nothing without preloading,
-// or when fraiseql_cache.database names another database.
-PG_FUNCTION_INFO_V1(fraiseql_cache_serve_this_database);
-Datum fraiseql_cache_serve_this_database(PG_FUNCTION_ARGS) {
-    if (segment_attached() && database_allowed(get_database_name(MyDatabaseId)))
-        require_served_database();
-    PG_RETURN_VOID();
-}
-
-// Raises the preload / served-database error, for the PL/pgSQL functions.
-Datum fraiseql_cache_require_ready(PG_FUNCTION_ARGS) {
-    require_served_database();
-    PG_RETURN_VOID();
-}
-
-}  // extern "C"
-
-extern "C" {
-
-PG_FUNCTION_INFO_V1(fraiseql_cache_trigger_argument);
-
-// _trigger_argument(tgargs bytea, n int): pg_trigger stores a trigger's
-// arguments as NUL-terminated strings one after another.
-Datum fraiseql_cache_trigger_argument(PG_FUNCTION_ARGS) {
-    bytea *args = PG_GETARG_BYTEA_PP(0);
-    int32 n = PG_GETARG_INT32(1);
-    const char *p = VARDATA_ANY(args);
-    const char *end = p + VARSIZE_ANY_EXHDR(args);
-    for (int32 i = 1; p < end; i++) {
-        const char *nul = static_cast<const char *>(memchr(p, '\0', size_t(end - p)));
-        const char *stop = nul != nullptr ? nul : end;
-        if (i == n) {
-            pg_verifymbstr(p, int(stop - p), false);
-            PG_RETURN_TEXT_P(cstring_to_text_with_len(p, int(stop - p)));
-        }
-        p = stop + 1;
-    }
-    PG_RETURN_NULL();
 }
 
 }  // extern "C"

@@ -39,7 +39,6 @@
 #include "pg_fraiseql_cache/persistence.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 #include "pg_fraiseql_cache/standby.hpp"
-#include "pg_fraiseql_cache/worker.hpp"
 
 extern "C" {
 #include "access/xlog.h"
