@@ -1,9 +1,25 @@
 // The C++ / PostgreSQL error boundary, in both directions.
 //
-// Into PostgreSQL: every entry point PostgreSQL calls (SQL function, trigger,
-// worker main) runs its C++ body through guarded(). No exception leaves it;
-// whatever was thrown is turned into ereport(ERROR) only after every C++
-// frame of the body has been unwound, so no destructor is skipped.
+// Into PostgreSQL, two kinds of entry points (SQL function, trigger, hook,
+// callback, worker main):
+//   guarded   the body uses C++ objects that own resources or may throw:
+//             it runs through guarded(). No exception leaves it; whatever
+//             was thrown is turned into ereport(ERROR) only after every C++
+//             frame of the body has been unwound, so no destructor is
+//             skipped. current_version(), current_versions(), the worker's,
+//             the launcher's and the standby loader's main loops.
+//   C-style   the body owns nothing with a destructor and calls nothing that
+//             throws (containers are reached only through noexcept calls
+//             that report failure by their result, such as pending::record()),
+//             so an ereport(ERROR) unwinds it as it unwinds PostgreSQL's own
+//             C: the row trigger, registration, manual invalidation,
+//             monitoring and served-database SQL functions, the triggers on
+//             the extension's tables, _trigger_argument(), the object access
+//             and utility hooks (PG_TRY around the step aside), the
+//             transaction callbacks (noexcept; they raise only at
+//             PRE_COMMIT/PRE_PREPARE), the shared-memory hooks, _PG_init, and
+//             the WAL resource manager's redo/desc/identify (redo raises
+//             nothing: malformed input is skipped).
 //
 // Out of PostgreSQL: C++ code calls anything that can ereport(ERROR) through
 // pg_call(). It catches the longjmp at once (restoring the exception stack,
