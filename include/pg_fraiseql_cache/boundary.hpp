@@ -21,6 +21,11 @@
 //             the WAL resource manager's redo/desc/identify (redo raises
 //             nothing: malformed input is skipped).
 //
+// A PgError caught is re-raised by guarded(), with one exception: between a
+// batch's commit and its publication the worker logs it instead
+// (log_quietly(), the standby record), because an error there would make the
+// restarted worker count the committed batch twice.
+//
 // Out of PostgreSQL: C++ code calls anything that can ereport(ERROR) through
 // pg_call(). It catches the longjmp at once (restoring the exception stack,
 // error context and memory context, as PG_TRY does), copies the error and
