@@ -32,6 +32,7 @@ PairSet *pairs = nullptr;
 uint64_t rows_seen = 0;
 bool rules_changed = false;
 bool setup_ddl = false;
+bool serve_requested = false;
 
 namespace {
 
@@ -300,6 +301,12 @@ void on_xact_event(XactEvent event, void *) {
         case XACT_EVENT_COMMIT:
             hand_off();
             end_rules_change();
+            if (serve_requested && shared_ready() &&
+                atomics::load_acquire(&shared.state->dormant) != 0) {
+                atomics::store_release(&shared.state->dormant, 0u);
+                wake_launcher();
+            }
+            serve_requested = false;
             break;
         case XACT_EVENT_ABORT:
         case XACT_EVENT_PREPARE:
@@ -307,6 +314,7 @@ void on_xact_event(XactEvent event, void *) {
             discard();
             end_rules_change();
             wait_target.pending = false;
+            serve_requested = false;
             break;
         default:
             break;

@@ -1,5 +1,6 @@
 // SQL functions about the database being served: _serves_this_database(),
 // _serve_this_database() (run by CREATE EXTENSION), _require_ready().
+#include "pg_fraiseql_cache/pending.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 
 extern "C" {
@@ -23,8 +24,12 @@ Datum fraiseql_cache_serves_this_database(PG_FUNCTION_ARGS) {
 // free) so that the launcher starts its worker. Nothing without preloading,
 // or when fraiseql_cache.database names another database.
 Datum fraiseql_cache_serve_this_database(PG_FUNCTION_ARGS) {
-    if (segment_attached() && database_allowed(get_database_name(MyDatabaseId)))
+    if (segment_attached() && database_allowed(get_database_name(MyDatabaseId))) {
         require_served_database();
+        if (!pending::ensure_ready())
+            ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+        pending::serve_requested = true;
+    }
     PG_RETURN_VOID();
 }
 

@@ -1,14 +1,15 @@
 // The launcher: one background worker, connected to no database, that
 // starts a worker for every served database (on a hot standby, a loader).
 //
-// At its start it starts one for every database of the cluster that
-// fraiseql_cache.database allows; those without the extension exit at
-// once. Afterwards it keeps one running for every claimed slot (a session
-// claims one at CREATE EXTENSION, or at its first use in a database cloned
-// or restored with the extension): started again within a second if it
-// died, not while its database is dormant (the extension was dropped) or
+// It keeps one running for every claimed slot. A slot is claimed by real
+// use only: CREATE EXTENSION, or after a start (or in a database cloned or
+// restored with the extension) the first trigger, function call or, on a
+// standby, replayed record of the database; so the slots go to the
+// databases in use, never to ones that merely carry the extension (clones
+// of a template1 that has it). A worker is started again within a second if
+// it died, not while its database is dormant (the extension was dropped) or
 // stepped aside (CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME,
-// DROP DATABASE), and the slot released once its database is gone.
+// DROP DATABASE), and the slot is released once its database is gone.
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/launcher.hpp"
@@ -16,20 +17,14 @@
 
 #include <cstdio>
 #include <unordered_map>
-#include <vector>
 
 extern "C" {
-#include "access/genam.h"
-#include "access/heapam.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "utils/guc.h"
-#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/wait_event.h"
 }
@@ -93,43 +88,6 @@ void start(Oid database, bool loader) {
     (*started)[database] = Started{handle, GetCurrentTimestamp()};
 }
 
-// Every database fraiseql_cache.database allows (pg_database, a shared catalog).
-std::vector<Oid> allowed_databases() {
-    // Collected in palloc'd memory of the launcher's lifetime context, so that
-    // nothing C++ allocates between PostgreSQL calls that may raise.
-    struct List {
-        Oid *oids;
-        int count;
-    } list = pg_call([] {
-        List l{nullptr, 0};
-        int capacity = 16;
-        l.oids = static_cast<Oid *>(palloc(sizeof(Oid) * capacity));
-        SetCurrentStatementStartTimestamp();
-        StartTransactionCommand();
-        (void)GetTransactionSnapshot();
-        Relation rel = table_open(DatabaseRelationId, AccessShareLock);
-        TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
-        for (HeapTuple tuple; (tuple = heap_getnext(scan, ForwardScanDirection)) != nullptr;) {
-            auto *db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
-            if (!database_allowed(NameStr(db->datname)) ||
-                strcmp(NameStr(db->datname), "template0") == 0)
-                continue;
-            if (l.count == capacity) {
-                capacity *= 2;
-                l.oids = static_cast<Oid *>(repalloc(l.oids, sizeof(Oid) * capacity));
-            }
-            l.oids[l.count++] = db->oid;
-        }
-        table_endscan(scan);
-        table_close(rel, AccessShareLock);
-        CommitTransactionCommand();
-        return l;
-    });
-    std::vector<Oid> out(list.oids, list.oids + list.count);
-    pfree(list.oids);
-    return out;
-}
-
 bool database_exists(Oid database) {
     return pg_call([&] {
         SetCurrentStatementStartTimestamp();
@@ -148,9 +106,9 @@ void tend(bool recovery) {
         Oid database = atomics::load_acquire(&st->served_database);
         if (database == InvalidOid || atomics::load_acquire(&st->step_aside) != 0)
             continue;
-        if (recovery ? atomics::load_acquire(&st->standby_loader_procno) >= 0
-                     : atomics::load_acquire(&st->worker_pid) != 0 ||
-                           atomics::load_acquire(&st->dormant) != 0)
+        if (atomics::load_acquire(&st->dormant) != 0 ||
+            (recovery ? atomics::load_acquire(&st->standby_loader_procno) >= 0
+                      : atomics::load_acquire(&st->worker_pid) != 0))
             continue;
         if (running(database))
             continue;
@@ -158,7 +116,7 @@ void tend(bool recovery) {
         if (it != started->end() && !TimestampDifferenceExceeds(it->second.at, now, 1000))
             continue;
         if (!database_exists(Oid(database))) {
-            release_slot(i);
+            release_slot(i, database);
             continue;
         }
         start(database, recovery);
@@ -170,7 +128,10 @@ void tend(bool recovery) {
             if (database == 0)
                 continue;
             atomics::store_release(&request, 0u);
-            if (!running(database) && find_slot(database) < 0)
+            int slot = find_slot(database);
+            if (slot >= 0 && atomics::load_acquire(&slot_view(slot).state->dormant) != 0)
+                atomics::store_release(&slot_view(slot).state->dormant, 0u);
+            else if (!running(database) && slot < 0)
                 start(database, true);
         }
 }
@@ -179,9 +140,6 @@ void run() {
     static std::unordered_map<Oid, Started> handles;
     started = &handles;
     bool recovery = RecoveryInProgress();
-    for (Oid database : allowed_databases())
-        if (!running(database))
-            start(database, recovery);
     while (!ShutdownRequestPending) {
         ResetLatch(MyLatch);
         if (ConfigReloadPending) {
@@ -230,9 +188,11 @@ PGDLLEXPORT void fraiseql_cache_launcher_main(Datum) {
         [](int, Datum) { atomics::store_release(&segment()->launcher_procno, int32_t(-1)); },
         Datum(0));
     // An error exits the launcher; the postmaster starts it again after a
-    // second, and the workers it started keep running meanwhile.
+    // second, and the workers it started keep running meanwhile. Always
+    // exit code 1: with 0 (a SIGTERM alone, pg_terminate_backend) the
+    // postmaster would never start it again.
     guarded([] { run(); });
-    proc_exit(0);
+    proc_exit(1);
 }
 
 }  // extern "C"

@@ -189,10 +189,12 @@ int claim_slot(Oid database) {
     return found;
 }
 
-void release_slot(int slot) {
+void release_slot(int slot, Oid database) {
     LWLockAcquire(&locks[0].lock, LW_EXCLUSIVE);
-    atomics::store_release(&reinterpret_cast<SharedState *>(slot_memory(slot))->served_database,
-                           0u);
+    auto *st = reinterpret_cast<SharedState *>(slot_memory(slot));
+    // Only if it still serves that database (not one that claimed it since).
+    if (atomics::load_acquire(&st->served_database) == uint32_t(database))
+        atomics::store_release(&st->served_database, 0u);
     LWLockRelease(&locks[0].lock);
 }
 

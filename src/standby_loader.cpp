@@ -39,6 +39,7 @@ namespace {
 bool load() {
     SharedState *st = shared.state;
     const uint64_t epoch = atomics::load_acquire(&st->scope_epoch);
+    const uint64_t generation = atomics::load_acquire(&st->reload_generation);
     persistence::begin("fraiseql_cache: loading versions on a standby");
     if (persistence::extension_oid() == 0) {
         persistence::commit();
@@ -51,8 +52,10 @@ bool load() {
     persistence::commit();
 
     Applier apply;
-    // Promoted meanwhile: the worker is the writer now.
-    if (!RecoveryInProgress() || atomics::load_acquire(&st->scope_epoch) != epoch)
+    // Promoted meanwhile (the worker is the writer now), or a scope change
+    // or a raise replayed since the snapshot: read again.
+    if (!RecoveryInProgress() || atomics::load_acquire(&st->scope_epoch) != epoch ||
+        atomics::load_acquire(&st->reload_generation) != generation)
         return false;
     apply.worker_floor(state.floor);
     for (const persistence::VersionRow &r : rows)
@@ -114,8 +117,13 @@ PGDLLEXPORT void fraiseql_cache_standby_loader_main(Datum arg) {
                                             ? &slot_view(slot).state->standby_connect_failures
                                             : &no_slot_failures))
         proc_exit(0);
-    if (served_here() != ServedHere::kYes)
+    if (served_here() != ServedHere::kYes) {
+        // Not started again until the extension is back (a replayed RELOAD)
+        // or a session of the database asks.
+        if (slot >= 0)
+            atomics::store_release(&slot_view(slot).state->dormant, 1u);
         proc_exit(0);
+    }
     slot = claim_slot(database);
     if (slot < 0)
         proc_exit(0);

@@ -38,9 +38,19 @@ void wake_loader() {
         SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
-// Readers consult the tables, and the loader reads them again.
+// Readers consult the tables, and the loader reads them again. Under the
+// lock the loader holds while it stores and marks loaded: a load that began
+// before this sees the generation move and starts over.
 void fall_back_to_tables() {
+    LWLockAcquire(shared.standby_lock, LW_EXCLUSIVE);
+    atomics::fetch_add(&shared.state->reload_generation, uint64_t(1));
     atomics::store_release(&shared.state->standby_loaded, 0u);
+    LWLockRelease(shared.standby_lock);
+    // The extension may be back in a database whose loader had found none.
+    if (atomics::load_acquire(&shared.state->dormant) != 0) {
+        atomics::store_release(&shared.state->dormant, 0u);
+        wake_launcher();
+    }
     wake_loader();
 }
 
@@ -138,11 +148,11 @@ const char *identify(uint8 info) {
     }
 }
 
-void insert(uint8_t info, const char *data, std::size_t len) {
-    pg_call([&] {
+XLogRecPtr insert(uint8_t info, const char *data, std::size_t len) {
+    return pg_call([&] {
         XLogBeginInsert();
         XLogRegisterData(const_cast<char *>(data), int(len));
-        (void)XLogInsert(RmgrId(settings.wal_resource_manager_id), info);
+        return XLogInsert(RmgrId(settings.wal_resource_manager_id), info);
     });
 }
 
@@ -182,19 +192,20 @@ void RecordWriter::flush() {
     if (!records_enabled() || (current_.empty() && !floor_changed_))
         return;
     std::string body = current_.finish();
-    insert(kInfoVersions, body.data(), body.size());
+    end_ = insert(kInfoVersions, body.data(), body.size());
     floor_changed_ = false;
     current_ = version_record::Encoder(database_, at_, floor_);
 #endif
 }
 
-void log_reload(uint32_t database) {
+uint64_t log_reload(uint32_t database) {
 #if PG_VERSION_NUM >= 150000
     if (!records_enabled())
-        return;
-    insert(kInfoReload, reinterpret_cast<const char *>(&database), sizeof database);
+        return 0;
+    return insert(kInfoReload, reinterpret_cast<const char *>(&database), sizeof database);
 #else
     (void)database;
+    return 0;
 #endif
 }
 

@@ -17,6 +17,7 @@ extern "C" {
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
 #include "utils/wait_event.h"
 }
 
@@ -59,6 +60,27 @@ const char *database_needed_alone(Node *stmt, bool *dropping) {
     }
 }
 
+// The slots this session has asked to step aside and not yet let go: a
+// session that exits meanwhile (FATAL, pg_terminate_backend) lets them go
+// on its way out, so the worker is never kept away for good.
+constexpr int kMaxAside = 4;
+struct Aside {
+    int slot;
+    Oid database;
+};
+Aside asides[kMaxAside];
+int aside_count = 0;
+
+void let_go(int slot) {
+    atomics::fetch_add(&slot_view(slot).state->step_aside, uint32_t(-1));
+    wake_launcher();
+}
+
+void let_go_on_exit(int, Datum) {
+    while (aside_count > 0)
+        let_go(asides[--aside_count].slot);
+}
+
 }  // namespace
 
 int step_aside_for(Node *stmt, bool *dropping) {
@@ -71,6 +93,14 @@ int step_aside_for(Node *stmt, bool *dropping) {
     int slot = OidIsValid(database) && database != MyDatabaseId ? find_slot(database) : -1;
     if (slot < 0)
         return -1;
+    static bool exit_callback = false;
+    if (!exit_callback) {
+        before_shmem_exit(let_go_on_exit, Datum(0));
+        exit_callback = true;
+    }
+    if (aside_count == kMaxAside)
+        return -1;  // not reached: one command at a time per session
+    asides[aside_count++] = Aside{slot, database};
     // A count: several commands may use the same template at once.
     atomics::fetch_add(&slot_view(slot).state->step_aside, 1u);
     return slot;
@@ -92,10 +122,18 @@ void wait_for_worker_to_leave(int slot) {
 }
 
 void step_back(int slot, bool dropped) {
-    atomics::fetch_add(&slot_view(slot).state->step_aside, uint32_t(-1));
-    if (dropped)
-        release_slot(slot);
-    wake_launcher();
+    Oid database = InvalidOid;
+    for (int i = aside_count - 1; i >= 0; i--)
+        if (asides[i].slot == slot) {
+            database = asides[i].database;
+            asides[i] = asides[--aside_count];
+            break;
+        }
+    // Let go before releasing: a slot released first could be claimed by
+    // another database, whose count this would then take down.
+    let_go(slot);
+    if (dropped && OidIsValid(database))
+        release_slot(slot, database);
 }
 
 }  // namespace fraiseql_cache

@@ -525,6 +525,10 @@ void Worker::log_for_standbys(uint64_t floor, bool floor_moved,
         for (const auto &[id, global] : scope_changes)
             writer.scope(domain_name(id), global);
         writer.flush();
+        // Flushed with the batch (before the next one, or when going idle), so
+        // a standby does not wait for the WAL writer to see it.
+        if (writer.end() > previous_batch_end_)
+            previous_batch_end_ = writer.end();
     } catch (const PgError &e) {
         standby_reload_due_ = true;
         log_quietly([&] {
@@ -610,12 +614,15 @@ bool Worker::load() {
     // have raised them) until they have read them again, after its commit.
     standby::log_reload(MyDatabaseId);
     persistence::commit();
-    standby::log_reload(MyDatabaseId);
+    const XLogRecPtr reload_end = standby::log_reload(MyDatabaseId);
     atomics::store_release(&state_->loaded_extension, extension);
     extension_may_have_changed = true;  // look it up again with the next batch
     // The raised values must be durable before any is published: raising
     // again from the old values after a crash would hand them out twice.
     flush_now();
+    // And the standbys' reload with them.
+    if (reload_end != InvalidXLogRecPtr)
+        pg_call([&] { XLogFlush(reload_end); });
     marked_unclean_ = true;
 
     atomics::store_release(&state_->floor, st.floor);

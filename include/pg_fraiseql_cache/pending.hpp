@@ -29,6 +29,9 @@ extern bool rules_changed;
 // trigger bumps nothing for that (the rows did not change). Cleared at the
 // end of every transaction.
 extern bool setup_ddl;
+// This transaction claimed the database's slot (CREATE EXTENSION): at its
+// commit the worker is woken again, had it given up waiting for the commit.
+extern bool serve_requested;
 
 // Local id of a domain name, interning it on first use. Returns kNoDomain
 // when memory ran out. Never throws.

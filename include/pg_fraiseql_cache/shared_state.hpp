@@ -88,6 +88,7 @@ struct SharedState {
     int32_t standby_loader_procno;  // -1: none
     uint32_t standby_connect_failures;
     uint64_t scope_epoch;  // advanced by each replayed scope change
+    uint64_t reload_generation;  // advanced by each replayed RELOAD (under standby_lock)
     Counters counters;
     ConditionVariable publish_cv;
 };
@@ -129,8 +130,9 @@ int find_slot(Oid database);
 // The slot serving `database`, claimed if none does (a fresh slot: empty
 // ring, dictionary and table). -1 when every slot is taken.
 int claim_slot(Oid database);
-// After DROP DATABASE: the slot may serve another database.
-void release_slot(int slot);
+// After DROP DATABASE: the slot may serve another database (if it still
+// serves `database`).
+void release_slot(int slot, Oid database);
 // Binds `shared` to slot i.
 void bind_slot(int slot);
 // Wakes the launcher, if it runs. Never fails.

@@ -45,18 +45,22 @@ class RecordWriter {
     // Writes what is queued. Raises (through pg_call) only if WAL cannot be
     // written.
     void flush();
+    // The end of the last record written (0: none), for the worker's flush.
+    uint64_t end() const { return end_; }
 
   private:
     uint32_t database_;
     int64_t at_;
     uint64_t floor_;
     bool floor_changed_ = false;
+    uint64_t end_ = 0;
     version_record::Encoder current_;
 };
 
 // Worker: tells standbys that the tables changed wholesale (a raise): they
 // answer from the tables until the loader has read them again.
-void log_reload(uint32_t database);
+// Returns the record's end (0: none written).
+uint64_t log_reload(uint32_t database);
 
 // The two writers of a standby's shared memory. Holds standby_lock for its
 // lifetime; stores only raise what is there.
