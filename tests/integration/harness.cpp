@@ -482,6 +482,10 @@ std::string IntegrationTest::wait_until_serving(seconds timeout) {
                 drop_later(probe_table_);
                 probe_ready = true;
             }
+            // A use of the database: after a start a database is served
+            // from its first use (this claims its slot, the launcher starts
+            // its worker).
+            (void)query_ll(*conn_, "SELECT count(*) FROM fraiseql_cache.stats()");
             int workers = worker_count(*conn_);
             if (workers != 1) {
                 last = std::to_string(workers) + " workers in pg_stat_activity";
