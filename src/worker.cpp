@@ -42,6 +42,7 @@
 
 extern "C" {
 #include "access/xlog.h"
+#include "access/xloginsert.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -530,6 +531,9 @@ void Worker::log_for_standbys(uint64_t floor, bool floor_moved,
         if (writer.end() > previous_batch_end_)
             previous_batch_end_ = writer.end();
     } catch (const PgError &e) {
+        // An insertion cut short leaves its state behind (outside a
+        // transaction no abort resets it): the next record would fail.
+        log_quietly([] { XLogResetInsertion(); });
         standby_reload_due_ = true;
         log_quietly([&] {
             ereport(LOG, (errmsg("pg_fraiseql_cache: versions not written for standbys: %s",
