@@ -176,6 +176,13 @@ AS 'MODULE_PATHNAME', 'fraiseql_cache_current_versions';
 COMMENT ON FUNCTION fraiseql_cache.current_versions(uuid, text[]) IS
     'Current versions of (tenant, d) for each d in domains, in the same order.';
 
+CREATE FUNCTION fraiseql_cache.wait_for_persistence(timeout_ms integer DEFAULT 10000)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'fraiseql_cache_wait_for_persistence';
+COMMENT ON FUNCTION fraiseql_cache.wait_for_persistence(integer) IS
+    'Wait until fraiseql_cache.domain_version holds every version current_version() returned before the call; false if timeout_ms passed first.';
+
 CREATE FUNCTION fraiseql_cache._serves_this_database()
 RETURNS boolean
 LANGUAGE C STABLE

@@ -245,7 +245,7 @@ void wait_for_publication() {
         return;
     bool stalled = false;
     TimestampTz lock_wait_seen = 0;
-    sleep_until_published(settings.wait_timeout_ms, [&] {
+    auto done = [&] {
         if (published(t) || !worker_expected())
             return true;
         if (!worker_waits_on_session_lock()) {
@@ -256,7 +256,28 @@ void wait_for_publication() {
         if (lock_wait_seen == 0)
             lock_wait_seen = now;
         return stalled = TimestampDifferenceExceeds(lock_wait_seen, now, int(kStallMs));
-    });
+    };
+    const int procno = my_proc_number();
+    if (shared.waiters.covers(procno)) {
+        // Woken through this process's latch by the batch that publishes the
+        // position (wait_board.hpp); the 10 ms slices re-check the rest.
+        shared.waiters.announce(procno, t.position);
+        TimestampTz start = GetCurrentTimestamp();
+        for (;;) {
+            ResetLatch(MyLatch);
+            if (done())
+                break;
+            long elapsed_ms = long((GetCurrentTimestamp() - start) / 1000);
+            if (elapsed_ms >= settings.wait_timeout_ms)
+                break;
+            long remaining = settings.wait_timeout_ms - elapsed_ms;
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                            remaining < 10 ? remaining : 10, PG_WAIT_EXTENSION);
+        }
+        shared.waiters.withdraw(procno);
+    } else {
+        sleep_until_published(settings.wait_timeout_ms, done);
+    }
     if (published(t))
         return;
     count(stalled ? &Counters::stalled_waits : &Counters::wait_timeouts);

@@ -28,6 +28,10 @@ extern "C" {
 #include "utils/lsyscache.h"
 #endif
 #include "storage/procarray.h"
+#if PG_VERSION_NUM < 150000
+#include "postmaster/autovacuum.h"
+#include "replication/walsender.h"
+#endif
 }
 
 namespace fraiseql_cache {
@@ -45,11 +49,24 @@ constexpr const char *kTranche = "pg_fraiseql_cache";
 
 constexpr std::size_t align_up(std::size_t n) { return (n + 63) & ~std::size_t(63); }
 
+// Entries of the wait board: one per PGPROC number a backend or background
+// worker can have (PostgreSQL 15 computes MaxBackends before the request
+// hook; before that, its parts are summed here).
+std::size_t wait_board_entries() {
+#if PG_VERSION_NUM >= 150000
+    return std::size_t(MaxBackends);
+#else
+    return std::size_t(MaxConnections + autovacuum_max_workers + 1 + max_worker_processes +
+                       max_wal_senders);
+#endif
+}
+
 std::size_t slot_size() {
     return align_up(sizeof(SharedState)) + align_up(Ring::bytes_needed(settings.ring_size)) +
            align_up(DomainDict::bytes_needed(uint64_t(settings.max_domains))) +
            align_up(VersionTable::bytes_needed(settings.max_entries)) +
-           align_up(RecentRing::bytes_needed(kRecentBumps));
+           align_up(RecentRing::bytes_needed(kRecentBumps)) +
+           align_up(WaitBoard::bytes_needed(wait_board_entries()));
 }
 
 std::size_t segment_size() {
@@ -71,6 +88,7 @@ Shared make_view(int i, bool create) {
     char *table_memory =
         dict_memory + align_up(DomainDict::bytes_needed(uint64_t(settings.max_domains)));
     char *recent_memory = table_memory + align_up(VersionTable::bytes_needed(settings.max_entries));
+    char *board_memory = recent_memory + align_up(RecentRing::bytes_needed(kRecentBumps));
     v.state = reinterpret_cast<SharedState *>(base);
     v.slot = i;
     v.standby_lock = &locks[1 + i].lock;
@@ -79,11 +97,13 @@ Shared make_view(int i, bool create) {
         v.domains = DomainDict::create(dict_memory, uint64_t(settings.max_domains));
         v.versions = VersionTable::create(table_memory, settings.max_entries);
         v.recent = RecentRing::create(recent_memory, kRecentBumps);
+        v.waiters = WaitBoard::create(board_memory, wait_board_entries());
     } else {
         v.ring = Ring::attach(ring_memory);
         v.domains = DomainDict::attach(dict_memory);
         v.versions = VersionTable::attach(table_memory);
         v.recent = RecentRing::attach(recent_memory);
+        v.waiters = WaitBoard::attach(board_memory, wait_board_entries());
     }
     return v;
 }

@@ -141,6 +141,10 @@ TenantId tenant_arg(FunctionCallInfo fcinfo, int n) {
     return t;
 }
 
+// Whether domain_version holds every version published before `target`:
+// the worker releases a batch's ring positions once it is committed.
+bool persisted_up_to(uint64_t target) { return shared.ring.tail() >= target; }
+
 }  // namespace
 }  // namespace fraiseql_cache
 
@@ -150,6 +154,7 @@ extern "C" {
 
 PG_FUNCTION_INFO_V1(fraiseql_cache_current_version);
 PG_FUNCTION_INFO_V1(fraiseql_cache_current_versions);
+PG_FUNCTION_INFO_V1(fraiseql_cache_wait_for_persistence);
 
 Datum fraiseql_cache_current_version(PG_FUNCTION_ARGS) {
     require_served_database();
@@ -195,6 +200,36 @@ Datum fraiseql_cache_current_versions(PG_FUNCTION_ARGS) {
             return construct_array(out, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
         });
         return PointerGetDatum(result);
+    });
+}
+
+// Waits until domain_version agrees with every version current_version()
+// returned before the call (a batch is published before its transaction
+// commits); false when timeout_ms passed first.
+Datum fraiseql_cache_wait_for_persistence(PG_FUNCTION_ARGS) {
+    require_served_database();
+    return guarded([&] {
+        if (PG_ARGISNULL(0) || PG_GETARG_INT32(0) < 0)
+            throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
+                           "timeout_ms must be a non-negative number of milliseconds",
+                           "Pass for example 1000; 0 only checks.");
+        const long timeout_ms = PG_GETARG_INT32(0);
+        // A standby's shared memory follows what it replayed, tables included.
+        if (RecoveryInProgress())
+            return BoolGetDatum(true);
+        const uint64_t target = atomics::load_acquire(&shared.state->published);
+        bool done = pg_call([&] {
+            const TimestampTz start = GetCurrentTimestamp();
+            while (!persisted_up_to(target) &&
+                   !TimestampDifferenceExceeds(start, GetCurrentTimestamp(), int(timeout_ms))) {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1L,
+                                PG_WAIT_EXTENSION);
+                ResetLatch(MyLatch);
+                CHECK_FOR_INTERRUPTS();
+            }
+            return persisted_up_to(target);
+        });
+        return BoolGetDatum(done);
     });
 }
 

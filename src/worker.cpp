@@ -1,30 +1,25 @@
-// The background worker: drains the ring, assigns versions, persists them,
-// then publishes them to shared memory.
-//
-// What a version counts. A pair's version goes up by the number of
-// committed transactions that changed it (I4: each transaction counts once
-// per pair, whatever its row count; the all-tenants pair counts each
-// transaction once per domain), by one for a bump that comes only from a
-// cascade, TRUNCATE, invalidate_domain() or a reset. A batch coalesces its
-// transactions into one step per pair, so no batch raises a pair by more
-// than kMaxStep.
+// The background worker: drains the ring into a batch plan (batch_plan.hpp,
+// which says what a version counts), persists and publishes its versions,
+// and announces them.
 //
 // Why versions are never reused (I3). Batches are committed asynchronously
-// (no fsync on the read-your-writes path), but batch N commits (becomes
-// visible in domain_version) and is published only once batch N-1's commit
-// record is flushed: nothing visible runs more than kBatchesAhead = 1 batch
-// ahead of what is durable. Usually a later user
-// commit has already flushed it; otherwise the worker flushes it itself.
-// After an unclean stop (worker_state.clean_shutdown is false) the worker
-// raises every persisted version and the floor by kCrashRaise before
-// serving, durably: that moves every pair past anything a client could have
-// seen, and stands in for the bumps that were in the lost ring (I2).
-// A clean shutdown drains the ring, flushes, and records clean_shutdown =
-// true, so a restart bumps nothing.
+// (no fsync on the read-your-writes path), but batch N becomes visible (in
+// shared memory or in domain_version) only once batch N-1's commit record
+// is flushed: nothing visible runs more than plan::kBatchesAhead = 1 batch
+// ahead of what is durable. Usually a later user commit has already flushed
+// it; otherwise the worker flushes it itself. After an unclean stop
+// (worker_state.clean_shutdown is false) the worker raises every persisted
+// version and the floor by plan::kCrashRaise before serving, durably: that
+// moves every pair past anything a client could have seen, and stands in for
+// the bumps that were in the lost ring (I2). A clean shutdown drains the
+// ring, flushes, and records clean_shutdown = true, so a restart bumps
+// nothing.
 //
-// Ring positions are released only after publication: if the worker dies
-// with an ERROR (exit 1, restarted by the postmaster, shared memory intact)
-// its unfinished batch is still in the ring.
+// Ring positions are released only once a batch is committed and
+// published: if the worker dies with an ERROR (exit 1, restarted by the
+// postmaster, shared memory intact) its unfinished batch is still in the
+// ring. A batch published before it was persisted (publish_early()) sits
+// below `published`; the next worker persists it without counting it again.
 #include <algorithm>
 #include <string>
 #include <unordered_map>
@@ -32,13 +27,13 @@
 
 #include "pg_fraiseql_cache/bgworker_connect.hpp"
 #include "pg_fraiseql_cache/boundary.hpp"
-#include "pg_fraiseql_cache/cascade.hpp"
+#include "pg_fraiseql_cache/batch_plan.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/notify.hpp"
-#include "pg_fraiseql_cache/pair_set.hpp"
 #include "pg_fraiseql_cache/persistence.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 #include "pg_fraiseql_cache/standby.hpp"
+#include "pg_fraiseql_cache/worker_domains.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -115,15 +110,9 @@ constexpr long kRulesLockPauseUs = 5000;
 
 // Idle this long after a batch: flush it (see Worker::run).
 constexpr long kIdleFlushMs = 5;
-// How many batches publication may run ahead of the flushed WAL.
-constexpr uint64_t kBatchesAhead = 1;
-// Largest number of ring slots taken into one worker transaction.
-constexpr uint64_t kMaxBatchSlots = 16384;
-// Largest step of one pair in one batch: a transaction per slot, plus one
-// for a reset.
-constexpr uint64_t kMaxStep = kMaxBatchSlots + 1;
-// Past anything published but perhaps not durable before a crash.
-constexpr uint64_t kCrashRaise = kBatchesAhead * kMaxStep + 1;
+using plan::kCrashRaise;
+using plan::kMaxBatchSlots;
+using plan::DomainRef;
 
 // The clock every raise lifts versions to at least: microseconds since
 // 2000-01-01 plus fraiseql_cache.raise_margin_ms. Versions grow by one per
@@ -149,34 +138,44 @@ void log_quietly(F &&fn) noexcept {
     }
 }
 
-// Domain ids above this name a domain the full dictionary could not take.
-constexpr uint32_t kSpillDomain = 1u << 31;
-
 class Worker {
   public:
     void run();
     bool extension_gone() const { return extension_gone_; }
 
   private:
-    bool load();
+    // The phases of a batch (step()).
     bool step();
+    bool ensure_loaded();
+    uint64_t drain(plan::BatchPlan &batch, uint64_t start, uint64_t limit);
+    bool still_installed();
+    void read_for_plan(plan::BatchPlan &batch, bool reset, bool rules_known,
+                       std::vector<persistence::VersionRow> *registrations);
+    bool fits(const std::vector<persistence::VersionRow> &rows);
+    bool publish_early(const plan::BatchPlan &batch,
+                       const std::vector<persistence::VersionRow> &rows,
+                       const plan::Outcome &outcome, uint64_t end);
+    void publish_batch(const plan::BatchPlan &batch,
+                       const std::vector<persistence::VersionRow> &registrations,
+                       const std::vector<persistence::VersionRow> &stored,
+                       const plan::Outcome &outcome);
+    void finish_batch(uint64_t end, uint64_t overflow_seen);
+    void announce_published(uint64_t end);
+
+    bool load();
     void mark_unclean_once();
     void discard_ring();
-    uint32_t domain_id(const DomainName &name);
-    const DomainName &domain_name(uint32_t id) const;
-    uint64_t current_version(uint32_t id, const TenantId &tenant) const;
-    void publish(const std::vector<persistence::VersionRow> &rows);
-    void finish_batch(uint64_t end, uint64_t overflow_seen);
-    void expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only);
+    void idle_check();
+    // Stores rows in shared memory; `only_raise`: only those above what it holds.
+    // Returns false when some did not fit.
+    bool publish(const std::vector<persistence::VersionRow> &rows, bool only_raise = false);
+    void publish_floors(const plan::Outcome &outcome);
     bool refresh_rules(uint64_t rules_generation, uint32_t rules_inflight);
-    void remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
-                  int64_t oldest_handoff);
-    void log_for_standbys(uint64_t floor, bool floor_moved,
+    void remember(const plan::BatchPlan &batch, const std::vector<persistence::VersionRow> &stored);
+    void log_for_standbys(const plan::BatchPlan &batch,
                           const std::vector<persistence::VersionRow> &registrations,
                           const std::vector<persistence::VersionRow> &stored,
-                          const std::vector<persistence::VersionRow> &new_floors,
-                          const std::vector<persistence::VersionRow> &quiet_floors,
-                          const std::vector<std::pair<uint32_t, bool>> &scope_changes);
+                          const plan::Outcome &outcome);
     bool standby_reload_due_ = false;
     bool extension_gone_ = false;
     bool leaving() const {
@@ -188,12 +187,12 @@ class Worker {
     void flush_now();
 
     SharedState *state_ = shared.state;
+    WorkerDomains domains_;
     XLogRecPtr previous_batch_end_ = InvalidXLogRecPtr;
     TimestampTz last_heartbeat_ = 0;
     TimestampTz last_spill_warning_ = 0;
     uint64_t refused_since_warning_ = 0;
     uint64_t spilled_for_domains_ = 0;
-    std::vector<DomainName> spilled_names_;
     bool marked_unclean_ = false;
     // Who owns each domain (dictionary id -> role OID; absent: no owner, 0:
     // a superuser) and how many shared-memory pairs each role's domains
@@ -205,9 +204,7 @@ class Worker {
     uint64_t refused_for_role_ = 0;
     DomainName refused_domain_{};  // a domain whose owner's bound refused pairs
     // cascade_rules as of rules_generation_ (see refresh_rules()).
-    CascadeGraph rules_;  // over rule ids (rule_ids_), not dictionary ids
-    std::unordered_map<std::string, uint32_t> rule_ids_;
-    std::vector<DomainName> rule_names_;
+    plan::CascadeRules rules_;
     bool rules_cached_ = false;
     bool rules_read_clean_ = false;  // read while no rule change was in flight
     uint64_t rules_generation_ = 0;
@@ -330,31 +327,6 @@ void Worker::flush_now() {
     previous_batch_end_ = InvalidXLogRecPtr;
 }
 
-uint32_t Worker::domain_id(const DomainName &name) {
-    int32_t id = shared.domains.find_or_insert(name.bytes, name.length());
-    if (id != DomainDict::kNotFound)
-        return uint32_t(id);
-    for (std::size_t i = 0; i < spilled_names_.size(); i++)
-        if (spilled_names_[i].equals(name.bytes, name.length()))
-            return kSpillDomain | uint32_t(i);
-    spilled_names_.push_back(name);
-    return kSpillDomain | uint32_t(spilled_names_.size() - 1);
-}
-
-const DomainName &Worker::domain_name(uint32_t id) const {
-    if (id & kSpillDomain)
-        return spilled_names_[id & ~kSpillDomain];
-    return shared.domains.name(int32_t(id));
-}
-
-uint64_t Worker::current_version(uint32_t id, const TenantId &tenant) const {
-    uint64_t v = 0;
-    uint64_t domain_floor = (id & kSpillDomain) ? 0 : shared.domains.floor(int32_t(id));
-    if (!(id & kSpillDomain) && shared.versions.lookup(id, tenant, &v))
-        return std::max(v, domain_floor);
-    return std::max(atomics::load_acquire(&state_->floor), domain_floor);
-}
-
 // Reads the domains' owners and counts the shared-memory pairs of each.
 void Worker::load_owners() {
     owner_of_.clear();
@@ -382,7 +354,7 @@ bool Worker::may_store_new(uint32_t id, Oid *bucket) {
            entries_of_[*bucket] < uint64_t(settings.max_entries_per_role);
 }
 
-void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
+bool Worker::publish(const std::vector<persistence::VersionRow> &rows, bool only_raise) {
     uint64_t no_domain = 0, no_entry = 0, for_role = 0;
     for (const persistence::VersionRow &r : rows) {
         int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
@@ -392,6 +364,8 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
         }
         uint64_t held = 0;
         bool known = shared.versions.lookup(uint32_t(id), r.tenant, &held);
+        if (known && only_raise && held >= r.version)
+            continue;
         Oid bucket = InvalidOid;
         if (!known && !may_store_new(uint32_t(id), &bucket)) {
             for_role++;
@@ -407,7 +381,7 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
     no_entry += for_role;
     uint64_t refused = no_domain + no_entry;
     if (refused == 0)
-        return;
+        return true;
     // Readers that miss in shared memory now consult domain_version.
     atomics::store_release(&state_->spilled, 1u);
     count(&Counters::spilled_pairs, refused);
@@ -417,7 +391,7 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
     spilled_for_domains_ += no_domain;
     if (last_spill_warning_ != 0 &&
         !TimestampDifferenceExceeds(last_spill_warning_, now, 60 * 1000))
-        return;
+        return false;
     refused = refused_since_warning_;
     uint64_t for_domains = spilled_for_domains_;
     refused_since_warning_ = 0;
@@ -461,20 +435,37 @@ void Worker::publish(const std::vector<persistence::VersionRow> &rows) {
                      errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
                              settings.max_entries)));
     });
+    return false;
+}
+
+// Domain floors raised with the batch, and global domains' floors following
+// their one version.
+void Worker::publish_floors(const plan::Outcome &outcome) {
+    for (const auto *floors : {&outcome.new_floors, &outcome.quiet_floors})
+        for (const persistence::VersionRow &f : *floors)
+            domains_.raise_floor(domains_.intern(f.domain), f.version);
 }
 
 void Worker::finish_batch(uint64_t end, uint64_t overflow_seen) {
     shared.ring.release(end);
     // Release stores: a backend that sees these values also sees the
     // versions stored above (see shared_state.hpp).
-    atomics::store_release(&state_->published, end);
     atomics::store_release(&state_->overflow_served, overflow_seen);
+    announce_published(end);
+}
+
+// Publishes ring positions below `end` and wakes the committers waiting for
+// them, each through its own latch; the broadcast reaches the sessions that
+// wait for the worker to load, or without a wait-board entry.
+void Worker::announce_published(uint64_t end) {
+    atomics::store_release(&state_->published, end);
+    shared.waiters.wake_due(end, [](int procno) { SetLatch(&GetPGProcByNumber(procno)->procLatch); });
     ConditionVariableBroadcast(&state_->publish_cv);
 }
 
 // Records the batch in v_recent_invalidations and the lag figures.
-void Worker::remember(const PairSet &batch, const std::vector<persistence::VersionRow> &stored,
-                      int64_t oldest_handoff) {
+void Worker::remember(const plan::BatchPlan &batch,
+                      const std::vector<persistence::VersionRow> &stored) {
     TimestampTz now = GetCurrentTimestamp();
     for (const persistence::VersionRow &r : stored) {
         RecentBump bump{};
@@ -482,15 +473,13 @@ void Worker::remember(const PairSet &batch, const std::vector<persistence::Versi
         bump.tenant = r.tenant;
         bump.domain = r.domain;
         bump.version = r.version;
-        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
-        const PairSet::Slot *s =
-            id == DomainDict::kNotFound ? nullptr : batch.find(uint32_t(id), r.tenant);
+        const PairSet::Slot *s = batch.find(r);
         bump.sources = s != nullptr ? s->tags : 0;
         bump.transactions = s != nullptr ? s->count : 0;
         shared.recent.push(bump);
     }
-    if (oldest_handoff != 0) {
-        int64_t lag = now - oldest_handoff;
+    if (batch.oldest_handoff() != 0) {
+        int64_t lag = now - batch.oldest_handoff();
         Counters &c = state_->counters;
         atomics::store_relaxed(&c.last_batch_lag_us, lag);
         atomics::fetch_max(&c.max_batch_lag_us, lag);
@@ -501,12 +490,10 @@ void Worker::remember(const PairSet &batch, const std::vector<persistence::Versi
 // standby.hpp), before they are published. The batch is committed: an error
 // here must not make the restarted worker count it twice, so it is logged
 // and standbys are told to read their tables again instead.
-void Worker::log_for_standbys(uint64_t floor, bool floor_moved,
+void Worker::log_for_standbys(const plan::BatchPlan &batch,
                               const std::vector<persistence::VersionRow> &registrations,
                               const std::vector<persistence::VersionRow> &stored,
-                              const std::vector<persistence::VersionRow> &new_floors,
-                              const std::vector<persistence::VersionRow> &quiet_floors,
-                              const std::vector<std::pair<uint32_t, bool>> &scope_changes) {
+                              const plan::Outcome &outcome) {
     if (!standby::records_enabled())
         return;
     try {
@@ -514,17 +501,17 @@ void Worker::log_for_standbys(uint64_t floor, bool floor_moved,
             standby::log_reload(MyDatabaseId);
             standby_reload_due_ = false;
         }
-        standby::RecordWriter writer(MyDatabaseId, GetCurrentTimestamp(), floor);
-        if (floor_moved)
+        standby::RecordWriter writer(MyDatabaseId, GetCurrentTimestamp(), batch.floor());
+        if (batch.floor_moved())
             writer.floor_changed();
         for (const auto *rows : {&registrations, &stored})
             for (const persistence::VersionRow &r : *rows)
                 writer.pair(r.domain, r.tenant, r.version);
-        for (const auto *floors : {&new_floors, &quiet_floors})
+        for (const auto *floors : {&outcome.new_floors, &outcome.quiet_floors})
             for (const persistence::VersionRow &f : *floors)
                 writer.floor(f.domain, f.version);
-        for (const auto &[id, global] : scope_changes)
-            writer.scope(domain_name(id), global);
+        for (const auto &[domain, global] : batch.scope_changes())
+            writer.scope(domains_.name(domain), global);
         writer.flush();
         // Flushed with the batch (before the next one, or when going idle), so
         // a standby does not wait for the WAL writer to see it.
@@ -631,17 +618,11 @@ bool Worker::load() {
 
     atomics::store_release(&state_->floor, st.floor);
     for (const persistence::VersionRow &r : rows)
-        domain_id(r.domain);
-    for (const DomainName &g : globals) {
-        uint32_t id = domain_id(g);
-        if (!(id & kSpillDomain))
-            shared.domains.set_flags(int32_t(id), kDomainGlobal);
-    }
-    for (const persistence::VersionRow &f : floors) {
-        uint32_t id = domain_id(f.domain);
-        if (!(id & kSpillDomain))
-            shared.domains.raise_floor(int32_t(id), f.version);
-    }
+        domains_.intern(r.domain);
+    for (const DomainName &g : globals)
+        domains_.set_global(domains_.intern(g), true);
+    for (const persistence::VersionRow &f : floors)
+        domains_.raise_floor(domains_.intern(f.domain), f.version);
     rules_cached_ = false;
     persistence::begin("fraiseql_cache: loading domain owners");
     load_owners();
@@ -700,145 +681,58 @@ bool Worker::refresh_rules(uint64_t rules_generation, uint32_t rules_inflight) {
     }
     if (!locked)
         return rules_cached_ && rules_read_clean_ && rules_generation == rules_generation_;
-    std::vector<persistence::RuleRow> rows = persistence::read_cascade_rules();
-    // Rule domains get ids of their own: only domains a bump actually
-    // reaches enter the shared dictionary (10,000 rules must not fill it).
-    rule_ids_.clear();
-    rule_names_.clear();
-    auto rule_id = [&](const DomainName &name) {
-        auto [it, inserted] = rule_ids_.try_emplace(std::string(name.bytes, name.length()),
-                                                    uint32_t(rule_names_.size()));
-        if (inserted)
-            rule_names_.push_back(name);
-        return it->second;
-    };
-    std::vector<Rule> rules;
-    rules.reserve(rows.size());
-    for (const persistence::RuleRow &r : rows)
-        rules.push_back(Rule{rule_id(r.source), rule_id(r.target),
-                             r.invalidate ? RuleKind::kInvalidate : RuleKind::kNotify});
-    rules_.assign(rules);
+    rules_.assign(persistence::read_cascade_rules());
     rules_cached_ = true;
     rules_generation_ = rules_generation;
     rules_read_clean_ = rules_inflight == 0;
     return true;
 }
 
-// Adds every pair reachable through cascade_rules to the batch.
-void Worker::expand_cascades(PairSet &batch, std::vector<PairKey> &notify_only) {
-    if (rules_.empty())
-        return;
-    CascadeGraph &graph = rules_;
-
-    std::vector<PairKey> direct;
-    direct.reserve(batch.size());
-    batch.for_each([&](const PairKey &key, uint32_t) { direct.push_back(key); });
-    PairSet notified(64);
-    uint64_t added = 0;
-    for (std::size_t i = 0; i < direct.size(); i++) {
-        const PairKey &key = direct[i];
-        const DomainName &source = domain_name(key.domain_id);
-        auto source_rule = rule_ids_.find(std::string(source.bytes, source.length()));
-        if (source_rule == rule_ids_.end())
-            continue;
-        for (const Reached &reached : graph.closure(source_rule->second)) {
-            uint32_t target = domain_id(rule_names_[reached.domain]);
-            // A global target has one version, the all-tenants pair's.
-            bool global = !(target & kSpillDomain) &&
-                          (shared.domains.flags(int32_t(target)) & kDomainGlobal);
-            TenantId tenant = global ? TenantId::all() : key.tenant;
-            if (reached.kind == RuleKind::kInvalidate) {
-                // Transactions count only commits that changed a pair directly.
-                added += batch.add(target, tenant, 0, kSourceCascade) ? 1 : 0;
-                batch.add(target, TenantId::all(), 0, kSourceCascade);
-            } else if (notified.add(target, tenant)) {
-                notify_only.push_back(PairKey{target, tenant});
-            }
-        }
-    }
-    // A notify-only target that is also bumped is announced with its bump.
-    notify_only.erase(std::remove_if(notify_only.begin(), notify_only.end(),
-                                     [&](const PairKey &k) {
-                                         return batch.contains(k.domain_id, k.tenant);
-                                     }),
-                      notify_only.end());
-    count(&Counters::cascades, added);
+// Loads the versions before the first batch; a worker restarted on intact
+// shared memory marks its stop unclean first.
+bool Worker::ensure_loaded() {
+    if (!atomics::load_acquire(&state_->loaded))
+        return load();
+    mark_unclean_once();
+    return true;
 }
 
-bool Worker::step() {
-    if (!atomics::load_acquire(&state_->loaded)) {
-        if (!load())
-            return false;
-    } else {
-        mark_unclean_once();
-    }
-
-    const uint64_t start = shared.ring.tail();
-    const uint64_t overflow_seen = atomics::load_acquire(&state_->overflow_requested);
-    const bool reset = overflow_seen > atomics::load_acquire(&state_->overflow_served);
-
-    // Pair -> (transactions coalesced, BumpSource bits).
-    PairSet batch(1024);
-    std::vector<std::pair<DomainName, uint32_t>> whole_domains;
-    std::vector<DomainName> registered;
+// Takes this database's ring slots from `start` (up to `limit`) into the
+// batch; returns the position after the last one taken.
+uint64_t Worker::drain(plan::BatchPlan &batch, uint64_t start, uint64_t limit) {
     uint64_t end = start;
-    int64_t oldest = 0;
     RingSlot slot;
-    while (end - start < kMaxBatchSlots && shared.ring.read(end, &slot)) {
+    while (end < limit && shared.ring.read(end, &slot)) {
         end++;
-        if (slot.database != MyDatabaseId)
-            continue;
-        uint32_t id = domain_id(slot.domain);
-        if (slot.flags & kSlotRegister) {
-            // A table set up, removed or dropped: the domain's scope may
-            // have changed. Bumps nothing by itself.
-            registered.push_back(slot.domain);
-            continue;
-        }
-        // A write under a global table's trigger can reach the ring before
-        // the registration that made the domain global: re-read the scope
-        // in this batch.
-        if ((slot.flags & kSlotGlobal) && !(id & kSpillDomain) &&
-            !(shared.domains.flags(int32_t(id)) & kDomainGlobal))
-            registered.push_back(slot.domain);
-        uint32_t source = (slot.flags & kSlotManual)        ? kSourceManual
-                          : (slot.flags & kSlotWholeDomain) ? kSourceTruncate
-                                                            : kSourceTrigger;
-        if (slot.flags & kSlotWholeDomain)
-            whole_domains.emplace_back(slot.domain, source);
-        if (oldest == 0 || slot.committed_at < oldest)
-            oldest = slot.committed_at;
-        if (!slot.tenant.is_all())
-            batch.add(id, slot.tenant, 1, source);
-        // Every bump of (t, d) bumps (all, d): once per transaction, carried
-        // by the one slot the committing backend marked for it (which may
-        // sit in another batch than this one).
-        if (slot.flags & kSlotCountsForAll)
-            batch.add(id, TenantId::all(), 1, source);
+        if (slot.database == MyDatabaseId)
+            batch.add_slot(slot);
     }
-    if (end == start && !reset) {
-        // DROP EXTENSION while idle (seen through a relcache invalidation,
-        // taken in at the heartbeat's transaction): leave, dormant.
-        if (extension_may_have_changed) {
-            persistence::begin("fraiseql_cache: looking up the extension");
-            uint32_t extension = persistence::extension_oid();
-            Oid relation = persistence::versions_relation();
-            persistence::commit();
-            if (extension == 0) {
-                discard_ring();
-                extension_gone_ = true;
-            } else if (extension == atomics::load_acquire(&state_->loaded_extension)) {
-                extension_may_have_changed = false;
-                watched_relation = relation;
-            }  // else created again: the next batch reloads
-        }
-        return false;
-    }
-    // Before this batch's snapshot is taken (see refresh_rules()).
-    const uint64_t rules_generation = atomics::load_acquire(&state_->rules_generation);
-    const uint32_t rules_inflight = atomics::load_acquire(&state_->rules_inflight);
+    return end;
+}
 
-    persistence::begin("fraiseql_cache: publishing versions");
+// Nothing to do: notices DROP EXTENSION while idle (seen through a relcache
+// invalidation, taken in at the heartbeat's transaction) and leaves, dormant.
+void Worker::idle_check() {
+    if (!extension_may_have_changed)
+        return;
+    persistence::begin("fraiseql_cache: looking up the extension");
+    uint32_t extension = persistence::extension_oid();
+    Oid relation = persistence::versions_relation();
+    persistence::commit();
+    if (extension == 0) {
+        discard_ring();
+        extension_gone_ = true;
+    } else if (extension == atomics::load_acquire(&state_->loaded_extension)) {
+        extension_may_have_changed = false;
+        watched_relation = relation;
+    }  // else created again: the next batch reloads
+}
+
+// In the batch's transaction: whether the versions still come from the
+// installed extension. If not (dropped, perhaps created again) the
+// transaction is ended and the next step reloads from the new tables, then
+// handles the ring (its commits may be the new tables' first).
+bool Worker::still_installed() {
     // Looking the extension up is a catalog scan: only when a relcache
     // invalidation touched domain_version (DROP EXTENSION drops it).
     uint32_t extension = atomics::load_acquire(&state_->loaded_extension);
@@ -847,191 +741,191 @@ bool Worker::step() {
         extension = persistence::extension_oid();
         watched_relation = persistence::versions_relation();
     }
-    if (extension != atomics::load_acquire(&state_->loaded_extension)) {
-        // Dropped, perhaps created again: reload from the new tables, then
-        // handle the ring (its commits may be the new tables' first).
-        persistence::commit();
-        persistence::forget_plans();
-        atomics::store_release(&state_->loaded, 0u);
-        if (extension == 0) {
-            discard_ring();
-            extension_gone_ = true;
-        }
-        return extension != 0;
+    if (extension == atomics::load_acquire(&state_->loaded_extension))
+        return true;
+    persistence::commit();
+    persistence::forget_plans();
+    atomics::store_release(&state_->loaded, 0u);
+    if (extension == 0) {
+        discard_ring();
+        extension_gone_ = true;
     }
-    uint64_t floor = atomics::load_acquire(&state_->floor);
+    return false;
+}
+
+// What the plan needs from the tables: every pair for a reset, the tenants
+// of whole-domain bumps, the scopes of registered domains (whose new
+// all-tenants rows it inserts and returns).
+void Worker::read_for_plan(plan::BatchPlan &batch, bool reset, bool rules_known,
+                           std::vector<persistence::VersionRow> *registrations) {
     // Cascade rules that may have changed but cannot be read (a session
     // holds the table locked): as for an overflow, bump everything.
-    const bool rules_known = refresh_rules(rules_generation, rules_inflight);
     if (reset || !rules_known) {
-        // Overflow: a commit could not enter the ring. Bump every pair of
-        // the database, and the floor for pairs never seen above every
-        // domain floor (those tenants read the larger of the two).
-        for (const persistence::VersionRow &r : persistence::read_versions())
-            batch.add(domain_id(r.domain), r.tenant, 0, kSourceReset);
-        for (const persistence::VersionRow &f : persistence::read_domain_floors())
-            floor = std::max(floor, f.version);
-        shared.domains.for_each([&](int32_t id) { floor = std::max(floor, shared.domains.floor(id)); });
-        floor += 1;
-        persistence::write_state(floor, false);
+        uint64_t highest = 0;
+        shared.domains.for_each(
+            [&](int32_t id) { highest = std::max(highest, shared.domains.floor(id)); });
+        batch.reset(persistence::read_versions(), persistence::read_domain_floors(), highest);
+        persistence::write_state(batch.floor(), false);
         count(&Counters::resets);
     }
-
-    // Domains whose floor rises with this batch, so that tenants with no
-    // version of their own move too: by one for a whole-domain bump (known
-    // tenants are bumped one by one), to the all-tenants version for a
-    // domain that stops being global.
-    PairSet floor_domains(16);
-    PairSet floor_to_all(16);
-    // Pairs that must end above a given value (a scope change).
-    std::vector<std::pair<PairKey, uint64_t>> lifts;
-    std::vector<std::pair<uint32_t, bool>> scope_changes;
-    std::vector<persistence::VersionRow> registrations;
-    if (!whole_domains.empty()) {
-        std::vector<DomainName> names;
-        PairSet sources(64);  // domain -> BumpSource bits of its whole-domain bumps
-        for (const auto &[name, source] : whole_domains) {
-            names.push_back(name);
-            uint32_t id = domain_id(name);
-            sources.add(id, TenantId::all(), 0, source);
-            floor_domains.add(id, TenantId::all(), 0, 0);
-            batch.add(id, TenantId::all(), 0, source);
-        }
-        for (const persistence::VersionRow &r : persistence::read_tenants_of(names)) {
-            uint32_t id = domain_id(r.domain);
-            const PairSet::Slot *s = sources.find(id, TenantId::all());
-            batch.add(id, r.tenant, 0, s != nullptr ? s->tags : kSourceTruncate);
-        }
-    }
-    if (!registered.empty()) {
+    if (!batch.whole_domains().empty())
+        batch.add_tenants_of_whole_domains(persistence::read_tenants_of(batch.whole_domains()));
+    if (!batch.registered().empty()) {
         for (const persistence::VersionRow &r : persistence::read_domain_owners()) {
             int32_t owned = shared.domains.find(r.domain.bytes, r.domain.length());
             if (owned != DomainDict::kNotFound)
                 owner_of_[uint32_t(owned)] = Oid(r.version);
         }
-        for (const persistence::DomainScope &sc : persistence::read_scopes(registered)) {
-            uint32_t id = domain_id(sc.domain);
-            bool now_global =
-                !(id & kSpillDomain) && (shared.domains.flags(int32_t(id)) & kDomainGlobal);
-            if (sc.global && !now_global) {
-                // Every tenant is to read (all, d) from now on: it must end
-                // above every version any tenant of d read so far.
-                batch.add(id, TenantId::all(), 0, kSourceReset);
-                lifts.push_back({PairKey{id, TenantId::all()}, sc.highest});
-                scope_changes.push_back({id, true});
-            } else if (!sc.global && now_global) {
-                // Tenants read their own pairs again: above the one version
-                // they all read until now.
-                batch.add(id, TenantId::all(), 0, kSourceReset);
-                floor_domains.add(id, TenantId::all(), 0, 0);
-                floor_to_all.add(id, TenantId::all(), 0, 0);
-                scope_changes.push_back({id, false});
-            } else if (!sc.has_all_row && sc.tracked) {
-                // A new domain: its all-tenants row, at the version readers see.
-                persistence::VersionRow row{};
-                row.tenant = TenantId::all();
-                row.domain = sc.domain;
-                row.version = current_version(id, TenantId::all());
-                registrations.push_back(row);
-            }
-        }
-        if (!registrations.empty())
-            persistence::insert_missing(registrations);
+        *registrations = batch.apply_scopes(persistence::read_scopes(batch.registered()));
+        if (!registrations->empty())
+            persistence::insert_missing(*registrations);
     }
+}
 
-    std::vector<PairKey> notify_only;
-    expand_cascades(batch, notify_only);
-
-    std::vector<persistence::VersionRow> proposed;
-    proposed.reserve(batch.size());
-    batch.for_each([&](const PairKey &key, uint32_t xacts) {
-        persistence::VersionRow row{};
-        row.tenant = key.tenant;
-        row.domain = domain_name(key.domain_id);
-        uint64_t current = std::max(current_version(key.domain_id, key.tenant), floor);
-        for (const auto &[k, at_least] : lifts)
-            if (k.domain_id == key.domain_id && k.tenant == key.tenant)
-                current = std::max(current, at_least);
-        row.step = xacts > 0 ? xacts : 1;
-        row.version = current + row.step;
-        proposed.push_back(row);
-    });
-    std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
-
-    std::vector<persistence::VersionRow> new_floors;
-    for (const persistence::VersionRow &r : stored) {
-        if (!r.tenant.is_all())
+// Whether every row can be stored in shared memory now (its domain named
+// there, its pair held or room for it within every bound).
+bool Worker::fits(const std::vector<persistence::VersionRow> &rows) {
+    uint64_t fresh = 0;
+    std::unordered_map<Oid, uint64_t> fresh_of;
+    for (const persistence::VersionRow &r : rows) {
+        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
+        if (id == DomainDict::kNotFound)
+            return false;
+        uint64_t held = 0;
+        if (shared.versions.lookup(uint32_t(id), r.tenant, &held))
             continue;
-        uint32_t id = domain_id(r.domain);
-        if (!floor_domains.contains(id, TenantId::all()))
-            continue;
-        persistence::VersionRow f = r;
-        if (!floor_to_all.contains(id, TenantId::all()) && !(id & kSpillDomain))
-            f.version = std::max(floor, shared.domains.floor(int32_t(id))) + 1;
-        new_floors.push_back(f);
+        // As may_store_new(), counting this batch's new pairs too.
+        auto owner = owner_of_.find(uint32_t(id));
+        Oid bucket = owner == owner_of_.end() ? InvalidOid : owner->second;
+        bool bounded = settings.max_entries_per_role > 0 &&
+                       !(owner != owner_of_.end() && owner->second == 0);
+        if (bounded &&
+            entries_of_[bucket] + ++fresh_of[bucket] > uint64_t(settings.max_entries_per_role))
+            return false;
+        fresh++;
     }
-    // Not announced: every tenant of a global domain reads its one version.
-    std::vector<persistence::VersionRow> quiet_floors;
-    // A global domain's floor follows its one version: if it ever becomes
-    // tenant-scoped without the worker being told (a registration lost to a
-    // crash), no tenant reads below what it read while the domain was global.
-    for (const persistence::VersionRow &r : stored) {
-        uint32_t id = domain_id(r.domain);
-        if (r.tenant.is_all() && !(id & kSpillDomain) &&
-            (shared.domains.flags(int32_t(id)) & kDomainGlobal) &&
-            !floor_domains.contains(id, TenantId::all()))
-            quiet_floors.push_back(r);
-    }
-    if (!new_floors.empty())
-        persistence::raise_domain_floors(new_floors);
-    if (!quiet_floors.empty())
-        persistence::raise_domain_floors(quiet_floors);
+    return fresh == 0 || shared.versions.count() + fresh <= shared.versions.max_entries();
+}
 
-    std::vector<notify::Announcement> announcements;
-    announcements.reserve(stored.size() + notify_only.size());
-    for (const persistence::VersionRow &r : stored) {
-        uint64_t announced_floor = 0;
-        if (r.tenant.is_all())
-            for (const persistence::VersionRow &f : new_floors)
-                if (f.domain.equals(r.domain.bytes, r.domain.length()))
-                    announced_floor = f.version;
-        announcements.push_back(notify::Announcement{r.tenant, r.domain, r.version, announced_floor});
-    }
-    for (const PairKey &k : notify_only)
-        announcements.push_back(notify::Announcement{
-            k.tenant, domain_name(k.domain_id), current_version(k.domain_id, k.tenant), 0});
-    uint64_t notified = notify::send(announcements);
-    // Batch N-1 durable before batch N becomes visible, in shared memory or
-    // in domain_version: nothing visible is more than one batch ahead.
+// Read-your-writes without the worker's transaction on the path: a batch
+// that only bumps pairs shared memory holds (or has room for) is published
+// before it is persisted, and its committers wake at once. The crash rule is
+// unchanged: batch N-1 is flushed before batch N becomes visible, so nothing
+// visible is more than one batch ahead of what is durable. Its ring
+// positions are released only once it is committed: a worker that dies with
+// an ERROR in between leaves them below `published`, and the next worker
+// persists and announces them without stepping them again (step()).
+// domain_version catches up when the batch's transaction commits.
+bool Worker::publish_early(const plan::BatchPlan &batch,
+                           const std::vector<persistence::VersionRow> &rows,
+                           const plan::Outcome &outcome, uint64_t end) {
+    if (!fits(rows))
+        return false;
     flush_previous_batch();
-    persistence::commit();
-    previous_batch_end_ = XactLastCommitEnd;
-    log_for_standbys(floor, floor != atomics::load_acquire(&state_->floor), registrations, stored,
-                     new_floors, quiet_floors, scope_changes);
-    count(&Counters::notifies, notified);
-    count(&Counters::bumps, stored.size());
+    publish(rows);
+    publish_floors(outcome);
+    remember(batch, rows);
+    announce_published(end);
+    return true;
+}
 
-    // Durable: now visible to every session. Pair versions first, then
-    // domain floors, then scope flags: a reader that sees a domain turn
-    // tenant-scoped again already sees its raised floor, one that sees it
-    // turn global already sees its raised all-tenants version.
-    atomics::store_release(&state_->floor, floor);
+// A committed batch becomes visible to every session. Pair versions first,
+// then domain floors, then scope flags: a reader that sees a domain turn
+// tenant-scoped again already sees its raised floor, one that sees it turn
+// global already sees its raised all-tenants version.
+void Worker::publish_batch(const plan::BatchPlan &batch,
+                           const std::vector<persistence::VersionRow> &registrations,
+                           const std::vector<persistence::VersionRow> &stored,
+                           const plan::Outcome &outcome) {
+    atomics::store_release(&state_->floor, batch.floor());
     publish(registrations);
     publish(stored);
-    for (const auto *floors : {&new_floors, &quiet_floors})
-        for (const persistence::VersionRow &f : *floors) {
-            uint32_t id = domain_id(f.domain);
-            if (!(id & kSpillDomain))
-                shared.domains.raise_floor(int32_t(id), f.version);
-        }
-    for (const auto &[id, global] : scope_changes)
-        if (!(id & kSpillDomain))
-            shared.domains.set_flags(int32_t(id), global ? kDomainGlobal : 0u);
-    // Recorded before the committers wake: a session back from COMMIT sees
-    // its bumps in v_recent_invalidations too.
-    remember(batch, stored, oldest);
-    finish_batch(end, overflow_seen);
+    publish_floors(outcome);
+    for (const auto &[domain, global] : batch.scope_changes())
+        domains_.set_global(domain, global);
+}
+
+bool Worker::step() {
+    if (!ensure_loaded())
+        return false;
+    const uint64_t start = shared.ring.tail();
+    // Positions below `published` still in the ring were published by a
+    // worker that died before persisting them (publish_early()): this batch
+    // persists and announces exactly those, at the versions they have.
+    const uint64_t published = atomics::load_acquire(&state_->published);
+    const bool replay = published > start;
+    const uint64_t overflow_seen = atomics::load_acquire(
+        replay ? &state_->overflow_served : &state_->overflow_requested);
+    const bool reset = overflow_seen > atomics::load_acquire(&state_->overflow_served);
+
+    plan::BatchPlan batch(domains_, atomics::load_acquire(&state_->floor));
+    const uint64_t end = drain(batch, start, replay ? published : start + kMaxBatchSlots);
+    if (end == start && !reset) {
+        idle_check();
+        return false;
+    }
+    // Before this batch's snapshot is taken (see refresh_rules()).
+    const uint64_t rules_generation = atomics::load_acquire(&state_->rules_generation);
+    const uint32_t rules_inflight = atomics::load_acquire(&state_->rules_inflight);
+
+    persistence::begin("fraiseql_cache: publishing versions");
+    if (!still_installed())
+        return !extension_gone_;
+    if (replay)
+        log_quietly([&] {
+            ereport(LOG, (errmsg("pg_fraiseql_cache: persisting %llu ring positions published "
+                                 "by a worker that stopped before persisting them",
+                                 (unsigned long long)(end - start))));
+        });
+    const bool rules_known = refresh_rules(rules_generation, rules_inflight);
+    std::vector<persistence::VersionRow> registrations;
+    read_for_plan(batch, reset, rules_known, &registrations);
+    batch.expand_cascades(rules_);
+    std::vector<persistence::VersionRow> proposed = batch.proposed(replay);
+
+    bool early = false;
+    if (!replay && batch.pairs_only() && !atomics::load_acquire(&state_->spilled)) {
+        // Nothing spilled: shared memory holds every persisted pair, so the
+        // upsert stores exactly what is proposed.
+        const TimestampTz now = GetCurrentTimestamp();
+        for (persistence::VersionRow &r : proposed)
+            r.last_modified = now;
+        early = publish_early(batch, proposed, batch.finish(proposed), end);
+    }
+    std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
+    const plan::Outcome outcome = batch.finish(stored);
+    if (!outcome.new_floors.empty())
+        persistence::raise_domain_floors(outcome.new_floors);
+    if (!outcome.quiet_floors.empty())
+        persistence::raise_domain_floors(outcome.quiet_floors);
+    uint64_t notified = notify::send(outcome.announcements);
+    // Batch N-1 durable before batch N becomes visible, in shared memory or
+    // in domain_version: nothing visible is more than one batch ahead.
+    if (!early)
+        flush_previous_batch();
+    persistence::commit();
+    previous_batch_end_ = XactLastCommitEnd;
+    log_for_standbys(batch, registrations, stored, outcome);
+    count(&Counters::notifies, notified);
+    if (!replay)
+        count(&Counters::bumps, stored.size());
+
+    if (early) {
+        // A pair can be stored above its proposal only if the table held it
+        // higher than shared memory, which nothing spilled rules out; should
+        // it happen, the higher version is published now.
+        publish(stored, true);
+        shared.ring.release(end);
+    } else {
+        publish_batch(batch, registrations, stored, outcome);
+        // Recorded before the committers wake: a session back from COMMIT
+        // sees its bumps in v_recent_invalidations too.
+        if (!replay)
+            remember(batch, stored);
+        finish_batch(end, overflow_seen);
+    }
     count(&Counters::batches);
+    count(&Counters::cascades, replay ? 0 : batch.cascaded());
     return end - start == kMaxBatchSlots;
 }
 

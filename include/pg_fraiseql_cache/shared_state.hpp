@@ -9,10 +9,11 @@
 //              without locks; see domain_dict.hpp and version_table.hpp.
 //
 // Ordering
-//   The worker makes a batch durable first, then stores its versions in the
-//   table, then release-stores `published` (and `overflow_served`), then
-//   broadcasts publish_cv. A backend that acquire-loads published >= its
-//   last ring position therefore sees its versions in the table.
+//   The worker stores a batch's versions in the table, then release-stores
+//   `published` (and `overflow_served`), then wakes the committers the
+//   batch satisfied (wait_board.hpp) and broadcasts publish_cv. A backend
+//   that acquire-loads published >= its last ring position therefore sees
+//   its versions in the table.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "pg_fraiseql_cache/recent_ring.hpp"
 #include "pg_fraiseql_cache/ring.hpp"
 #include "pg_fraiseql_cache/version_table.hpp"
+#include "pg_fraiseql_cache/wait_board.hpp"
 
 extern "C" {
 #include "utils/wait_event.h"
@@ -103,6 +105,7 @@ struct Shared {
     DomainDict domains;
     VersionTable versions;
     RecentRing recent;
+    WaitBoard waiters;  // committers waiting for read-your-writes
     // Serialises the two writers of a hot standby's dictionary and version
     // table (the startup process replaying, the loader); readers never take it.
     LWLock *standby_lock = nullptr;

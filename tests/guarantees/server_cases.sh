@@ -4,6 +4,8 @@
 # "N passed, N failed" and exits non-zero if any case failed.
 #
 #   - DROP EXTENSION, a restart, CREATE EXTENSION: no version repeats (I3)
+#   - the worker fails between publishing a batch and persisting it: the
+#     batch is persisted and announced once, never counted twice (I2, I4)
 #   - the worker terminated alone, a commit in the gap, an immediate stop:
 #     the commit's bump survives (I2)
 #   - ALTER DATABASE ... SET default_transaction_read_only = on (and
@@ -108,6 +110,43 @@ seen_tenant=$(ver $T1 sc)
 after_second=$(ver $T1 sc)
 ok=1; [ "$after_restart" -ge "$seen_global" ] && [ "$seen_tenant" -gt "$after_restart" ] && [ "$after_second" -ge "$seen_tenant" ] && ok=0
 check scope_change_across_restarts $ok "global: $seen_global, after a clean restart $after_restart; tenant-scoped again: $seen_tenant, after a clean restart $after_second"
+
+# ---- the worker fails after publishing a batch, before persisting it -----------------
+# A batch that only bumps pairs is published before the worker's transaction
+# commits. A trigger on domain_version makes that transaction fail once: the
+# restarted worker persists and announces the batch at the version published,
+# without counting it twice.
+q <<'SQL'
+CREATE SEQUENCE public.fail_once;
+CREATE FUNCTION public.fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.domain = 'g' AND nextval('public.fail_once') = 1 THEN
+    RAISE EXCEPTION 'injected failure of the worker''s write';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER fail_once BEFORE UPDATE ON fraiseql_cache.domain_version
+  FOR EACH ROW EXECUTE FUNCTION public.fail_once();
+SQL
+before=$(ver $T1 g)
+printf 'LISTEN cache_invalidation;\nSELECT pg_sleep(4);\n' | psql -X -q -At >"$FRAISEQL_CLUSTER_DIR/listen_fail.out" 2>&1 &
+listener=$!
+sleep 0.5
+log_from=$(wc -c <"$FRAISEQL_CLUSTER_DIR/server.log")
+q -c "UPDATE tv_g SET n = n + 1 WHERE id = 1"
+published=$(ver $T1 g)
+table_then=$(q -c "SELECT coalesce(max(version), 0) FROM fraiseql_cache.domain_version WHERE tenant_id = '$T1' AND domain = 'g'")
+caught_up=$(q -c "SELECT fraiseql_cache.wait_for_persistence(20000)")
+stored=$(q -c "SELECT version FROM fraiseql_cache.domain_version WHERE tenant_id = '$T1' AND domain = 'g'")
+after=$(ver $T1 g)
+wait $listener
+failures=$(tail -c +"$((log_from + 1))" "$FRAISEQL_CLUSTER_DIR/server.log" | grep -c "injected failure of the worker's write")
+replayed=$(tail -c +"$((log_from + 1))" "$FRAISEQL_CLUSTER_DIR/server.log" | grep -c "published by a worker that stopped before persisting them")
+heard=$(grep -c "\"tenant_id\": \"$T1\", \"domain\": \"g\", \"version\": $published[,}]" "$FRAISEQL_CLUSTER_DIR/listen_fail.out")
+q -c "DROP TRIGGER fail_once ON fraiseql_cache.domain_version; DROP FUNCTION public.fail_once(); DROP SEQUENCE public.fail_once"
+ok=1; [ "$published" -eq $((before + 1)) ] && [ "$table_then" -le "$published" ] && [ "$caught_up" = t ] && [ "$stored" -eq "$published" ] &&
+  [ "$after" -eq "$published" ] && [ "$failures" -ge 1 ] && [ "$replayed" -ge 1 ] && [ "$heard" -eq 1 ] && ok=0
+check failure_between_publication_and_persistence $ok "version $before -> $published when COMMIT returned; the worker's write failed $failures time(s), its successor persisted the published batch ($replayed LOG line); domain_version meanwhile $table_then, caught up: $caught_up, holds $stored; now $after; announced $heard time(s)"
 
 # ---- worker terminated alone, a commit in the gap, an immediate stop ------------
 before=$(ver $T1 g)
