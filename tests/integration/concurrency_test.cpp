@@ -4,25 +4,15 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "harness.hpp"
+#include "writers.hpp"
 
 namespace fcit {
 namespace {
 
-class Concurrency : public IntegrationTest {
-  protected:
-    std::string make_tenant_table() {
-        std::string t = table_name("");
-        create_table(t,
-                     "(id int PRIMARY KEY, tenant_id uuid NOT NULL, val int NOT NULL DEFAULT 0)");
-        track(t);
-        return t;
-    }
-};
+class Concurrency : public IntegrationTest {};
 
 // I6: once COMMIT has returned in session A, session B sees the new version.
 TEST_F(Concurrency, ReadYourWritesAcrossSessions) {
@@ -148,46 +138,28 @@ TEST_F(Concurrency, ParallelWritersLoseNoBump) {
     const long long before_all = version(*conn_, kAllTenants, d);
 
     std::array<std::array<int, kTenants>, kThreads> committed{};
-    std::atomic<int> failures{0}, not_read_back{0};
-    std::mutex mu;
-    std::string first_error;
-    std::vector<std::thread> threads;
-    const auto deadline = Clock::now() + seconds(60);
-    for (int k = 0; k < kThreads; k++) {
-        threads.emplace_back([&, k] {
-            try {
-                auto c = connect();
-                for (int i = 0; i < kTxns && Clock::now() < deadline; i++) {
-                    const int j = (k + i) % kTenants;
-                    long long v0 = version(*c, tenants[j], d);
-                    try {
-                        pqxx::work tx(*c);
-                        tx.exec("UPDATE " + t +
-                                " SET val = val + 1 WHERE id = " + std::to_string(k * 10 + j));
-                        tx.commit();
-                    } catch (const std::exception &e) {
-                        failures++;
-                        std::lock_guard<std::mutex> g(mu);
-                        if (first_error.empty())
-                            first_error = e.what();
-                        continue;
-                    }
-                    committed[k][j]++;
-                    // Per transaction: the committer sees its own bump.
-                    if (version(*c, tenants[j], d) <= v0)
-                        not_read_back++;
-                }
-            } catch (const std::exception &e) {
-                failures++;
-                std::lock_guard<std::mutex> g(mu);
-                if (first_error.empty())
-                    first_error = e.what();
-            }
-        });
-    }
-    for (auto &th : threads)
-        th.join();
-    EXPECT_EQ(failures.load(), 0) << first_error;
+    std::atomic<int> not_read_back{0};
+    WriterThreads::Options options;
+    options.threads = kThreads;
+    options.iterations = kTxns;
+    options.deadline = Clock::now() + seconds(60);
+    WriterThreads threads(options, [&](WriterThreads::Turn &w) {
+        const int k = w.thread;
+        const int j = int((k + w.iteration) % kTenants);
+        long long v0 = version(w.conn, tenants[j], d);
+        {
+            pqxx::work tx(w.conn);
+            tx.exec("UPDATE " + t + " SET val = val + 1 WHERE id = " + std::to_string(k * 10 + j));
+            tx.commit();
+        }
+        w.committed();
+        committed[k][j]++;
+        // Per transaction: the committer sees its own bump.
+        if (version(w.conn, tenants[j], d) <= v0)
+            not_read_back++;
+    });
+    threads.wait();
+    EXPECT_EQ(threads.failures(), 0) << threads.first_failure();
     EXPECT_EQ(not_read_back.load(), 0) << "commits whose bump their own session did not see";
 
     long long total = 0;

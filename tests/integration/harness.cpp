@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "server_log.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,10 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iostream>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include <limits.h>
@@ -112,10 +111,15 @@ std::string conninfo() {
 }
 
 std::unique_ptr<pqxx::connection> connect(milliseconds timeout, milliseconds retry_interval) {
+    return connect_to(conninfo(), timeout, retry_interval);
+}
+
+std::unique_ptr<pqxx::connection> connect_to(const std::string &info, milliseconds timeout,
+                                             milliseconds retry_interval) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
         try {
-            auto c = std::make_unique<pqxx::connection>(conninfo());
+            auto c = std::make_unique<pqxx::connection>(info);
             if (c->is_open())
                 return c;
         } catch (const std::exception &e) {
@@ -126,10 +130,42 @@ std::unique_ptr<pqxx::connection> connect(milliseconds timeout, milliseconds ret
                 throw;
         }
         if (Clock::now() >= deadline)
-            throw pqxx::broken_connection("could not connect before the deadline");
+            throw pqxx::broken_connection("could not connect before the deadline: " + info);
         std::this_thread::sleep_for(retry_interval);
     }
 }
+
+void close_connection(pqxx::connection &c) {
+    try {
+#if PQXX_VERSION_MAJOR >= 7
+        c.close();
+#else
+        c.disconnect();
+#endif
+    } catch (...) {
+    }
+}
+
+void close_connection(std::unique_ptr<pqxx::connection> &c) {
+    if (!c)
+        return;
+    close_connection(*c);
+    c.reset();
+}
+
+int run_command(const std::string &cmd, std::string *output) {
+    char out_path[] = "/tmp/fcit_cmd_XXXXXX";
+    int fd = ::mkstemp(out_path);
+    if (fd >= 0)
+        ::close(fd);
+    int rc = std::system((cmd + " >" + shell_quote(out_path) + " 2>&1").c_str());
+    if (output)
+        *output = read_file_from(out_path, 0);
+    ::unlink(out_path);
+    return rc;
+}
+
+std::string uuid_lit(const std::string &u) { return "'" + u + "'::uuid"; }
 
 void exec(pqxx::connection &c, const std::string &sql) {
     pqxx::nontransaction tx(c);
@@ -227,6 +263,19 @@ long long persisted_version(pqxx::connection &c, const std::string &tenant,
         return -1;
     return r[0][0].as<long long>();
 }
+
+std::map<PairKey, long long> all_current_versions(pqxx::connection &c) {
+    pqxx::nontransaction tx(c);
+    pqxx::result r = tx.exec(
+        "SELECT tenant_id::text, domain, fraiseql_cache.current_version(tenant_id, domain) "
+        "FROM fraiseql_cache.domain_version");
+    std::map<PairKey, long long> out;
+    for (const auto &row : r)
+        out[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<long long>();
+    return out;
+}
+
+std::string describe(const PairKey &k) { return "(" + k.first + ", " + k.second + ")"; }
 
 // Workers serving the connection's database (one per served database).
 int worker_count(pqxx::connection &c) {
@@ -326,41 +375,14 @@ std::string cluster_restart(pqxx::connection &c, const std::string &mode) {
         ::setenv("FRAISEQL_CLUSTER_DIR", served.c_str(), 1);
     }
     // Ours would end with the server anyway.
-#if PQXX_VERSION_MAJOR >= 7
-    c.close();
-#else
-    c.disconnect();
-#endif
+    close_connection(c);
 
-    char out_path[] = "/tmp/fcit_restart_XXXXXX";
-    int fd = ::mkstemp(out_path);
-    if (fd >= 0)
-        ::close(fd);
-    std::string cmd = "timeout 120 " + shell_quote(script) + " restart " + shell_quote(mode) +
-                      " >" + shell_quote(out_path) + " 2>&1";
-    int rc = std::system(cmd.c_str());
+    std::string cmd = "timeout 120 " + shell_quote(script) + " restart " + shell_quote(mode);
     std::string output;
-    {
-        std::ifstream in(out_path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        output = ss.str();
-    }
-    ::unlink(out_path);
-    if (rc != 0) {
-        std::string log_tail;
-        std::ifstream log(served + "/server.log");
-        if (log) {
-            std::vector<std::string> lines;
-            std::string line;
-            while (std::getline(log, line))
-                lines.push_back(line);
-            for (std::size_t i = lines.size() > 20 ? lines.size() - 20 : 0; i < lines.size(); i++)
-                log_tail += lines[i] + "\n";
-        }
+    int rc = run_command(cmd, &output);
+    if (rc != 0)
         return "`" + cmd + "` failed (status " + std::to_string(rc) + "): " + output +
-               "\nserver.log tail:\n" + log_tail;
-    }
+               "\nserver.log tail:\n" + last_lines(read_file_from(served + "/server.log", 0), 20);
     return "";
 }
 
@@ -431,6 +453,13 @@ void IntegrationTest::create_table(const std::string &name, const std::string &c
     exec(*conn_, "DROP TABLE IF EXISTS " + conn_->quote_name(name) + " CASCADE");
     exec(*conn_, "CREATE TABLE " + conn_->quote_name(name) + " " + columns);
     drop_later(name);
+}
+
+std::string IntegrationTest::make_tenant_table(const std::string &stem) {
+    std::string t = table_name(stem);
+    create_table(t, "(id int PRIMARY KEY, tenant_id uuid NOT NULL, val int NOT NULL DEFAULT 0)");
+    track(t);
+    return t;
 }
 
 void IntegrationTest::drop_later(const std::string &name) {

@@ -38,6 +38,13 @@ std::string conninfo();
 // Throws the last error when the deadline passes.
 std::unique_ptr<pqxx::connection> connect(milliseconds timeout = seconds(30),
                                           milliseconds retry_interval = milliseconds(100));
+// The same with an explicit connection string (e.g. another cluster's).
+std::unique_ptr<pqxx::connection> connect_to(const std::string &info,
+                                             milliseconds timeout = seconds(30),
+                                             milliseconds retry_interval = milliseconds(50));
+// Closes a connection, ignoring errors (the server may be gone already).
+void close_connection(pqxx::connection &c);
+void close_connection(std::unique_ptr<pqxx::connection> &c);  // and resets it
 
 // Runs one statement in autocommit mode (its own transaction; SET stays
 // for the session).
@@ -48,6 +55,11 @@ std::string query_str(pqxx::connection &c, const std::string &sql);
 
 // `s` quoted for /bin/sh.
 std::string shell_quote(const std::string &s);
+// Runs a shell command (stdout and stderr to `output`, when given); returns
+// its exit status as std::system() does.
+int run_command(const std::string &cmd, std::string *output);
+// `u` as an SQL uuid literal: 'u'::uuid.
+std::string uuid_lit(const std::string &u);
 
 // A random version-4 uuid, as text.
 std::string new_uuid();
@@ -66,6 +78,10 @@ std::map<PairKey, long long> persisted_versions(pqxx::connection &c);
 // One row of domain_version; -1 when there is none.
 long long persisted_version(pqxx::connection &c, const std::string &tenant,
                             const std::string &domain);
+// current_version() of every pair in domain_version, in one query.
+std::map<PairKey, long long> all_current_versions(pqxx::connection &c);
+// "(tenant, domain)", for messages.
+std::string describe(const PairKey &k);
 
 // Number of running workers (pg_stat_activity), and the worker's pid (0: none).
 int worker_count(pqxx::connection &c);
@@ -108,6 +124,9 @@ class IntegrationTest : public ::testing::Test {
     void create_table(const std::string &name, const std::string &columns_and_options);
     // Registers a table (e.g. a partition) for dropping in TearDown.
     void drop_later(const std::string &name);
+    // A tracked tenant-scoped table (id int PRIMARY KEY, tenant_id uuid NOT
+    // NULL, val int NOT NULL DEFAULT 0) named table_name(stem).
+    std::string make_tenant_table(const std::string &stem = "");
     // setup_table_invalidation(table, domain, tenant_column); pass nullptr for
     // an SQL NULL, or use the overload for the defaults.
     std::string track(const std::string &table);

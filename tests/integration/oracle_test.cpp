@@ -54,6 +54,7 @@
 
 #include "harness.hpp"
 #include "soak_common.hpp"
+#include "writers.hpp"
 
 namespace fcit {
 namespace {
@@ -121,7 +122,7 @@ class Oracle : public IntegrationTest {
         std::mutex history_mu;
         std::array<std::vector<CommitRecord>, kCells> history;
         std::array<std::vector<Observation>, kClientThreads> observations;
-        std::atomic<long long> commits{0}, writer_failures{0}, client_failures{0};
+        std::atomic<long long> client_failures{0};
         std::mutex err_mu;
         std::string errors;
         auto note = [&](const std::string &who, const std::exception &e) {
@@ -132,59 +133,48 @@ class Oracle : public IntegrationTest {
 
         const auto start = Clock::now();
         const auto deadline = start + run_for;
+        // Writers: each transaction increments 1 or 2 random cells.
+        std::vector<std::mt19937_64> writer_rngs;
+        for (int w = 0; w < kWriterThreads; w++)
+            writer_rngs.emplace_back(std::random_device{}() + uint64_t(w) * 7919);
+        WriterThreads::Options options;
+        options.threads = kWriterThreads;
+        options.deadline = deadline;
+        options.on_connect = [](int, pqxx::connection &c) {
+            exec(c, "SET fraiseql_cache.wait_for_bump = on");
+            exec(c, "SET fraiseql_cache.wait_timeout_ms = " + std::to_string(kWaitTimeoutMs));
+        };
+        WriterThreads writers(options, [&](WriterThreads::Turn &w) {
+            std::mt19937_64 &rng = writer_rngs[std::size_t(w.thread)];
+            std::uniform_int_distribution<int> cell_of(0, kCells - 1), pause(0, kWriterPauseUs),
+                pct(0, 99);
+            std::vector<int> cells{cell_of(rng)};
+            if (pct(rng) < 20) {
+                int other = cell_of(rng);
+                if (other != cells[0])
+                    cells.push_back(other);
+                std::sort(cells.begin(), cells.end());  // lock order: no deadlock
+            }
+            std::vector<long long> vals;
+            {
+                pqxx::work tx(w.conn);
+                for (int cell : cells)
+                    vals.push_back(tx.exec_params("UPDATE " + t +
+                                                      " SET val = val + 1 WHERE id = $1 RETURNING val",
+                                                  cell)[0][0]
+                                       .as<long long>());
+                tx.commit();
+            }
+            const auto returned = Clock::now();
+            w.committed();
+            {
+                std::lock_guard<std::mutex> g(history_mu);
+                for (std::size_t i = 0; i < cells.size(); i++)
+                    history[std::size_t(cells[i])].push_back({returned, vals[i]});
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(pause(rng)));
+        });
         std::vector<std::thread> threads;
-        for (int w = 0; w < kWriterThreads; w++) {
-            threads.emplace_back([&, w] {
-                std::mt19937_64 rng(std::random_device{}() + uint64_t(w) * 7919);
-                std::uniform_int_distribution<int> cell_of(0, kCells - 1), pause(0, kWriterPauseUs),
-                    pct(0, 99);
-                std::unique_ptr<pqxx::connection> c;
-                try {
-                    c = connect();
-                    exec(*c, "SET fraiseql_cache.wait_for_bump = on");
-                    exec(*c, "SET fraiseql_cache.wait_timeout_ms = " +
-                                 std::to_string(kWaitTimeoutMs));
-                } catch (const std::exception &e) {
-                    writer_failures++;
-                    note("writer " + std::to_string(w), e);
-                    return;
-                }
-                while (Clock::now() < deadline) {
-                    std::vector<int> cells{cell_of(rng)};
-                    if (pct(rng) < 20) {
-                        int other = cell_of(rng);
-                        if (other != cells[0])
-                            cells.push_back(other);
-                        std::sort(cells.begin(), cells.end());  // lock order: no deadlock
-                    }
-                    std::vector<long long> vals;
-                    try {
-                        pqxx::work tx(*c);
-                        for (int cell : cells)
-                            vals.push_back(
-                                tx.exec_params("UPDATE " + t +
-                                                   " SET val = val + 1 WHERE id = $1 RETURNING val",
-                                               cell)[0][0]
-                                    .as<long long>());
-                        tx.commit();
-                    } catch (const std::exception &e) {
-                        writer_failures++;
-                        note("writer " + std::to_string(w), e);
-                        if (!c->is_open())
-                            return;
-                        continue;
-                    }
-                    const auto returned = Clock::now();
-                    commits++;
-                    {
-                        std::lock_guard<std::mutex> g(history_mu);
-                        for (std::size_t i = 0; i < cells.size(); i++)
-                            history[std::size_t(cells[i])].push_back({returned, vals[i]});
-                    }
-                    std::this_thread::sleep_for(std::chrono::microseconds(pause(rng)));
-                }
-            });
-        }
         for (int ci = 0; ci < kClientThreads; ci++) {
             threads.emplace_back([&, ci] {
                 std::mt19937_64 rng(std::random_device{}() + uint64_t(ci) * 104729);
@@ -230,16 +220,17 @@ class Oracle : public IntegrationTest {
         }
         for (auto &th : threads)
             th.join();
+        writers.wait();
 
         OracleResult res;
         res.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         const auto counters_after = cut_short_waits();
         res.wait_timeouts = counters_after.first - counters_before.first;
         res.stalled_waits = counters_after.second - counters_before.second;
-        res.writer_commits = commits;
-        res.writer_failures = writer_failures;
+        res.writer_commits = writers.commits();
+        res.writer_failures = writers.failures();
         res.client_failures = client_failures;
-        res.errors = errors;
+        res.errors = writers.failure_log() + errors;
         // Per cell: commits ordered by the time COMMIT returned, with the
         // running maximum of the values committed up to then.
         std::array<std::vector<std::pair<Clock::time_point, long long>>, kCells> bound;

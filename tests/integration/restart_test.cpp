@@ -8,41 +8,19 @@
 #include <atomic>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "harness.hpp"
+#include "writers.hpp"
 
 namespace fcit {
 namespace {
 
 class Restart : public IntegrationTest {
   protected:
-    std::string make_tenant_table() {
-        std::string t = table_name("");
-        create_table(t,
-                     "(id int PRIMARY KEY, tenant_id uuid NOT NULL, val int NOT NULL DEFAULT 0)");
-        track(t);
-        return t;
-    }
-
-    // current_version() of every pair in domain_version, in one query.
-    std::map<PairKey, long long> all_current_versions() {
-        pqxx::nontransaction tx(*conn_);
-        pqxx::result r = tx.exec(
-            "SELECT tenant_id::text, domain, fraiseql_cache.current_version(tenant_id, domain) "
-            "FROM fraiseql_cache.domain_version");
-        std::map<PairKey, long long> out;
-        for (const auto &row : r)
-            out[{row[0].as<std::string>(), row[1].as<std::string>()}] = row[2].as<long long>();
-        return out;
-    }
-
     void bump(const std::string &t, int id, const std::string &tenant) {
         exec(*conn_, "INSERT INTO " + t + " VALUES (" + std::to_string(id) + ", '" + tenant +
                          "', 0) ON CONFLICT (id) DO UPDATE SET val = " + t + ".val + 1");
     }
-
-    static std::string describe(const PairKey &k) { return "(" + k.first + ", " + k.second + ")"; }
 };
 
 TEST_F(Restart, CleanRestartChangesNoVersion) {
@@ -58,7 +36,7 @@ TEST_F(Restart, CleanRestartChangesNoVersion) {
     const long long floor_before = version(*conn_, never_tenant, never_domain);
     const std::string probe_domain = domain_of(table_name("probe"));
 
-    auto current_before = all_current_versions();
+    auto current_before = all_current_versions(*conn_);
     auto persisted_before = persisted_versions(*conn_);
     ASSERT_TRUE(current_before.count(PairKey(a, d)));
     ASSERT_TRUE(current_before.count(PairKey(kAllTenants, d)));
@@ -74,7 +52,7 @@ TEST_F(Restart, CleanRestartChangesNoVersion) {
     EXPECT_EQ(version(*conn_, a, d), a_before) << "right after the restart";
     ASSERT_EQ(wait_until_serving(), "");
 
-    auto current_after = all_current_versions();
+    auto current_after = all_current_versions(*conn_);
     auto persisted_after = persisted_versions(*conn_);
     int changed = 0;
     std::ostringstream diffs;
@@ -118,7 +96,7 @@ TEST_F(Restart, ImmediateStopRaisesEveryVersionAndTheFloor) {
     const std::string never_domain = "it_never_" + random_hex(12);
     const long long floor_before = version(*conn_, never_tenant, never_domain);
 
-    auto current_before = all_current_versions();
+    auto current_before = all_current_versions(*conn_);
     ASSERT_TRUE(current_before.count(PairKey(c, d)));
     const long long c_before = current_before[PairKey(c, d)];
     // Last writes without waiting for publication: their bumps may still be
@@ -135,7 +113,7 @@ TEST_F(Restart, ImmediateStopRaisesEveryVersionAndTheFloor) {
     conn_.reset();
     ASSERT_EQ(wait_until_serving(), "");
 
-    auto current_after = all_current_versions();
+    auto current_after = all_current_versions(*conn_);
     int not_raised = 0;
     std::ostringstream diffs;
     for (const auto &[key, v] : current_before) {
@@ -178,88 +156,59 @@ TEST_F(Restart, KillingTheWorkerLosesNoCommittedBump) {
         before[j] = version(*conn_, tenants[j], d);
     const long long before_all = version(*conn_, kAllTenants, d);
 
-    std::atomic<bool> stop{false};
-    std::atomic<long long> commits{0};
     std::atomic<int> committed[kTenants] = {{0}, {0}};
-    std::atomic<int> connection_losses{0}, other_failures{0}, not_read_back{0};
+    std::atomic<int> not_read_back{0};
     std::mutex mu;
-    std::string first_failure, first_not_read_back;
-    const auto deadline = Clock::now() + seconds(90);
+    std::string first_not_read_back;
 
-    std::thread writer([&] {
-        std::unique_ptr<pqxx::connection> c;
-        for (long long i = 0; !stop.load() && Clock::now() < deadline; i++) {
-            const int j = int(i % kTenants);
-            try {
-                if (!c || !c->is_open()) {
-                    c.reset();
-                    // Back as early as the server lets us in: commits racing
-                    // the restarted worker's start-up are the interesting ones.
-                    c = connect(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()),
-                                milliseconds(2));
-                }
-                long long v0 = version(*c, tenants[j], d);
-                {
-                    pqxx::work tx(*c);
-                    tx.exec("UPDATE " + t +
-                            " SET val = val + 1 WHERE id = " + std::to_string(j + 1));
-                    tx.commit();
-                }
-                committed[j]++;
-                commits++;
-                long long v1 = version(*c, tenants[j], d);
-                if (v1 <= v0) {
-                    // I6 broken: typically a commit racing the restarted
-                    // worker's start-up that did not wait for it.
-                    std::lock_guard<std::mutex> g(mu);
-                    if (not_read_back++ == 0)
-                        first_not_read_back = "commit " + std::to_string(i) + ": " +
-                                              std::to_string(v0) + " -> " + std::to_string(v1);
-                }
-            } catch (const std::exception &e) {
-                if (is_connection_loss(e) || !c || !c->is_open()) {
-                    // The postmaster's crash-restart ends every session; an
-                    // interrupted COMMIT is in doubt and not counted.
-                    connection_losses++;
-                    c.reset();
-                } else {
-                    std::lock_guard<std::mutex> g(mu);
-                    if (other_failures++ == 0)
-                        first_failure = std::string(sqlstate_of(e)) + " " + e.what();
-                }
-            }
+    // One writer, back as early as the server lets it in (a connection
+    // attempt every 2 ms): commits racing the restarted worker's start-up
+    // are the interesting ones. The postmaster's crash-restart ends every
+    // session; an interrupted COMMIT is in doubt and not counted.
+    WriterThreads::Options options;
+    options.deadline = Clock::now() + seconds(90);
+    options.reconnect = true;
+    options.retry_interval = milliseconds(2);
+    WriterThreads writer(options, [&](WriterThreads::Turn &w) {
+        const int j = int(w.iteration % kTenants);
+        long long v0 = version(w.conn, tenants[j], d);
+        {
+            pqxx::work tx(w.conn);
+            tx.exec("UPDATE " + t + " SET val = val + 1 WHERE id = " + std::to_string(j + 1));
+            tx.commit();
+        }
+        committed[j]++;
+        w.committed();
+        long long v1 = version(w.conn, tenants[j], d);
+        if (v1 <= v0) {
+            // I6 broken: typically a commit racing the restarted worker's
+            // start-up that did not wait for it.
+            std::lock_guard<std::mutex> g(mu);
+            if (not_read_back++ == 0)
+                first_not_read_back = "commit " + std::to_string(w.iteration) + ": " +
+                                      std::to_string(v0) + " -> " + std::to_string(v1);
         }
     });
-    struct Joiner {
-        std::thread &th;
-        std::atomic<bool> &stop;
-        ~Joiner() {
-            stop = true;
-            if (th.joinable())
-                th.join();
-        }
-    } joiner{writer, stop};
 
-    ASSERT_TRUE(wait_until([&] { return commits.load() >= 50; }, seconds(30)))
+    ASSERT_TRUE(wait_until([&] { return writer.commits() >= 50; }, seconds(30)))
         << "the writer did not get going";
     const int old_pid = worker_pid(*conn_);
     ASSERT_GT(old_pid, 0);
     ASSERT_EQ(::kill(pid_t(old_pid), SIGKILL), 0) << "kill -9 " << old_pid;
-    const long long at_kill = commits.load();
+    const long long at_kill = writer.commits();
 
     conn_.reset();
     ASSERT_EQ(wait_until_serving(seconds(60)), "");
     const int new_pid = worker_pid(*conn_);
     EXPECT_NE(new_pid, old_pid);
-    ASSERT_TRUE(wait_until([&] { return commits.load() >= at_kill + 50; }, seconds(30)))
-        << "the writer did not resume after the crash-restart (" << commits.load() - at_kill
+    ASSERT_TRUE(wait_until([&] { return writer.commits() >= at_kill + 50; }, seconds(30)))
+        << "the writer did not resume after the crash-restart (" << writer.commits() - at_kill
         << " commits since the kill)";
-    stop = true;
-    writer.join();
+    writer.stop();
 
-    EXPECT_EQ(other_failures.load(), 0)
-        << "writer failures other than the crash: " << first_failure;
-    EXPECT_GE(connection_losses.load(), 1) << "the kill did not crash-restart the server?";
+    EXPECT_EQ(writer.failures(), 0)
+        << "writer failures other than the crash: " << writer.first_failure();
+    EXPECT_GE(writer.connection_losses(), 1) << "the kill did not crash-restart the server?";
     long long total = 0;
     for (int j = 0; j < kTenants; j++) {
         total += committed[j];
@@ -270,7 +219,7 @@ TEST_F(Restart, KillingTheWorkerLosesNoCommittedBump) {
     }
     EXPECT_GE(version(*conn_, kAllTenants, d), before_all + total);
     RecordProperty("commits", int(total));
-    RecordProperty("connection_losses", connection_losses.load());
+    RecordProperty("connection_losses", writer.connection_losses());
     EXPECT_EQ(not_read_back.load(), 0)
         << "I6: commits whose own session did not see the bump right after COMMIT (first: "
         << first_not_read_back << ")";

@@ -1,6 +1,6 @@
 // Helpers shared by the long-running tests of the `soak_tests` program
-// (soak_test.cpp, oracle_test.cpp). Header-only: meson.build lists only the
-// two test sources and harness.cpp.
+// (soak_test.cpp, oracle_test.cpp). Header-only: it has no source file of
+// its own in meson.build.
 #pragma once
 
 #include <algorithm>

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "setting_guard.hpp"
 
 namespace fcit {
 namespace {
@@ -77,8 +78,6 @@ class WritePath : public IntegrationTest {
         std::string why = wait_until_serving(seconds(20));
         ASSERT_EQ(why, "") << "barrier write not published";
     }
-
-    std::string uuid_lit(const std::string &u) { return "'" + u + "'::uuid"; }
 };
 
 TEST_F(WritePath, InsertUpdateDeleteEachBumpOnce) {
@@ -423,7 +422,7 @@ TEST_F(WritePath, ReplicaSessionReplicationRoleStillBumps) {
     Snapshot s = snapshot(d, {a});
     Snapshot sp = snapshot(pd, {a});
 
-    exec(*conn_, "SET session_replication_role = replica");
+    SessionSettingGuard replica(*conn_, "session_replication_role", "replica");
     EXPECT_EQ(query_str(*conn_, "SHOW session_replication_role"), "replica");
     exec(*conn_, "UPDATE " + t + " SET val = val + 1");
     s = expect_deltas(d, s, {{a, 1}, {kAllTenants, 1}}, "UPDATE as replica");
@@ -436,7 +435,6 @@ TEST_F(WritePath, ReplicaSessionReplicationRoleStillBumps) {
     exec(*conn_, "INSERT INTO " + parent + " VALUES (2, " + uuid_lit(a) + ", 2)");
     sp = expect_deltas(pd, sp, {{a, 1}, {kAllTenants, 1}},
                        "INSERT as replica into a partition created after setup");
-    exec(*conn_, "SET session_replication_role = origin");
 }
 
 TEST_F(WritePath, TruncateBumpsEveryTenantOfTheDomain) {
