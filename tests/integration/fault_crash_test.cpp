@@ -146,15 +146,9 @@ TEST_F(Fault, BackendKillCrashRestartLosesNothingAndReusesNoVersion) {
     // I3 once serving: every pair is past everything visible before.
     const auto after = all_current_versions(*conn_);
     {
-        int not_raised = 0;
-        std::ostringstream diffs;
-        for (const auto &[key, v] : before) {
-            auto it = after.find(key);
-            long long a = it == after.end() ? -1 : it->second;
-            if (a <= v && not_raised++ < 5)
-                diffs << " " << describe(key) << ": " << v << " -> " << a;
-        }
-        EXPECT_EQ(not_raised, 0) << "versions not raised by the crash-restart:" << diffs.str();
+        const NotRaised not_raised = pairs_not_raised(before, after);
+        EXPECT_EQ(not_raised.count, 0) << "versions not raised by the crash-restart:"
+                                       << not_raised.first;
     }
     EXPECT_GT(version(*conn_, never_tenant, never_domain), floor_before)
         << "floor for never-seen pairs not raised";

@@ -7,24 +7,23 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "stats.hpp"
+
 namespace fcit {
 
 Stats read_stats(pqxx::connection &c) {
-    pqxx::nontransaction tx(c);
-    pqxx::result r = tx.exec(
-        "SELECT overflows, resets, ring_full_waits, wait_timeouts, spilled_pairs, floor, "
-        "ring_size, max_entries, shared_entries, table_reads FROM fraiseql_cache.stats()");
+    const auto counters = read_counters(c);
     Stats s;
-    s.overflows = r[0][0].as<long long>();
-    s.resets = r[0][1].as<long long>();
-    s.ring_full_waits = r[0][2].as<long long>();
-    s.wait_timeouts = r[0][3].as<long long>();
-    s.spilled_pairs = r[0][4].as<long long>();
-    s.floor = r[0][5].as<long long>();
-    s.ring_size = r[0][6].as<long long>();
-    s.max_entries = r[0][7].as<long long>();
-    s.shared_entries = r[0][8].as<long long>();
-    s.table_reads = r[0][9].as<long long>();
+    s.overflows = counters.at("overflows");
+    s.resets = counters.at("resets");
+    s.ring_full_waits = counters.at("ring_full_waits");
+    s.wait_timeouts = counters.at("wait_timeouts");
+    s.spilled_pairs = counters.at("spilled_pairs");
+    s.floor = counters.at("floor");
+    s.ring_size = counters.at("ring_size");
+    s.max_entries = counters.at("max_entries");
+    s.shared_entries = counters.at("shared_entries");
+    s.table_reads = counters.at("table_reads");
     return s;
 }
 

@@ -15,7 +15,7 @@
 
 namespace fcit {
 
-// Counters and sizes of fraiseql_cache.stats().
+// Counters and sizes of fraiseql_cache.stats() (stats.hpp) the fault tests use.
 struct Stats {
     long long overflows = 0, resets = 0, ring_full_waits = 0, wait_timeouts = 0,
               spilled_pairs = 0, floor = 0, ring_size = 0, max_entries = 0, shared_entries = 0,

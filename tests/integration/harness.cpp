@@ -277,6 +277,18 @@ std::map<PairKey, long long> all_current_versions(pqxx::connection &c) {
 
 std::string describe(const PairKey &k) { return "(" + k.first + ", " + k.second + ")"; }
 
+NotRaised pairs_not_raised(const std::map<PairKey, long long> &before,
+                           const std::map<PairKey, long long> &after) {
+    NotRaised out;
+    for (const auto &[key, v] : before) {
+        auto it = after.find(key);
+        long long a = it == after.end() ? -1 : it->second;
+        if (a <= v && out.count++ < 5)
+            out.first += " " + describe(key) + ": " + std::to_string(v) + " -> " + std::to_string(a);
+    }
+    return out;
+}
+
 // Workers serving the connection's database (one per served database).
 int worker_count(pqxx::connection &c) {
     return int(query_ll(c,

@@ -82,6 +82,15 @@ long long persisted_version(pqxx::connection &c, const std::string &tenant,
 std::map<PairKey, long long> all_current_versions(pqxx::connection &c);
 // "(tenant, domain)", for messages.
 std::string describe(const PairKey &k);
+// The pairs of `before` whose version in `after` is not above the one in
+// `before` (a pair missing from `after` reads -1): how many, and the first
+// five, each as " (tenant, domain): <before> -> <after>".
+struct NotRaised {
+    int count = 0;
+    std::string first;
+};
+NotRaised pairs_not_raised(const std::map<PairKey, long long> &before,
+                           const std::map<PairKey, long long> &after);
 
 // Number of running workers (pg_stat_activity), and the worker's pid (0: none).
 int worker_count(pqxx::connection &c);

@@ -54,6 +54,7 @@
 
 #include "harness.hpp"
 #include "soak_common.hpp"
+#include "stats.hpp"
 #include "writers.hpp"
 
 namespace fcit {
@@ -283,9 +284,8 @@ class Oracle : public IntegrationTest {
 
     // (wait_timeouts, stalled_waits) from stats(): counters since server start.
     std::pair<long long, long long> cut_short_waits() {
-        pqxx::nontransaction tx(*conn_);
-        pqxx::result r = tx.exec("SELECT wait_timeouts, stalled_waits FROM fraiseql_cache.stats()");
-        return {r[0][0].as<long long>(), r[0][1].as<long long>()};
+        const auto counters = read_counters(*conn_);
+        return {counters.at("wait_timeouts"), counters.at("stalled_waits")};
     }
 
     void report(const char *label, const OracleResult &r) {

@@ -114,15 +114,8 @@ TEST_F(Restart, ImmediateStopRaisesEveryVersionAndTheFloor) {
     ASSERT_EQ(wait_until_serving(), "");
 
     auto current_after = all_current_versions(*conn_);
-    int not_raised = 0;
-    std::ostringstream diffs;
-    for (const auto &[key, v] : current_before) {
-        auto it = current_after.find(key);
-        long long after = it == current_after.end() ? -1 : it->second;
-        if (after <= v && not_raised++ < 5)
-            diffs << " " << describe(key) << ": " << v << " -> " << after;
-    }
-    EXPECT_EQ(not_raised, 0) << "versions not raised by an unclean stop:" << diffs.str();
+    const NotRaised not_raised = pairs_not_raised(current_before, current_after);
+    EXPECT_EQ(not_raised.count, 0) << "versions not raised by an unclean stop:" << not_raised.first;
     EXPECT_GT(version(*conn_, never_tenant, never_domain), floor_before)
         << "floor for never-seen pairs not raised";
     EXPECT_GT(version(*conn_, c, d), c_seen) << "last write to c (not waited for)";

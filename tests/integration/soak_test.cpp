@@ -49,6 +49,7 @@
 
 #include "harness.hpp"
 #include "soak_common.hpp"
+#include "stats.hpp"
 
 namespace fcit {
 namespace {
@@ -688,17 +689,6 @@ class Writer {
     std::unique_ptr<soak::Session> main_, partner_, observer_;
 };
 
-std::map<std::string, long long> stats(pqxx::connection &c) {
-    pqxx::nontransaction tx(c);
-    pqxx::result r = tx.exec(
-        "SELECT transactions, bumps, batches, wait_timeouts, overflows, resets, ring_high_water "
-        "FROM fraiseql_cache.stats()");
-    std::map<std::string, long long> out;
-    for (pqxx::row::size_type i = 0; i < r.columns(); i++)
-        out[r.column_name(i)] = r[0][i].as<long long>();
-    return out;
-}
-
 class Soak : public IntegrationTest {};
 
 TEST_F(Soak, VersionsCountCommittedTransactionsExactly) {
@@ -742,7 +732,7 @@ TEST_F(Soak, VersionsCountCommittedTransactionsExactly) {
     for (int j = 0; j < kTenants; j++)
         before[j] = version(*conn_, tenants[j], d);
     before[kAll] = version(*conn_, kAllTenants, d);
-    const auto stats_before = stats(*conn_);
+    const auto stats_before = read_counters(*conn_);
 
     std::atomic<int> thread_failures{0};
     std::mutex mu;
@@ -764,7 +754,7 @@ TEST_F(Soak, VersionsCountCommittedTransactionsExactly) {
     for (auto &th : threads)
         th.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const auto stats_after = stats(*conn_);
+    const auto stats_after = read_counters(*conn_);
     EXPECT_EQ(thread_failures.load(), 0) << thread_error;
 
     // ---- the ledger ----
