@@ -467,9 +467,16 @@ void IntegrationTest::create_table(const std::string &name, const std::string &c
     drop_later(name);
 }
 
-std::string IntegrationTest::make_tenant_table(const std::string &stem) {
+std::string IntegrationTest::create_tenant_table(const std::string &stem, Tenant tenant) {
     std::string t = table_name(stem);
-    create_table(t, "(id int PRIMARY KEY, tenant_id uuid NOT NULL, val int NOT NULL DEFAULT 0)");
+    create_table(t, std::string("(id int PRIMARY KEY, tenant_id uuid") +
+                        (tenant == Tenant::kRequired ? " NOT NULL" : "") +
+                        ", val int NOT NULL DEFAULT 0)");
+    return t;
+}
+
+std::string IntegrationTest::make_tenant_table(const std::string &stem, Tenant tenant) {
+    std::string t = create_tenant_table(stem, tenant);
     track(t);
     return t;
 }

@@ -133,9 +133,12 @@ class IntegrationTest : public ::testing::Test {
     void create_table(const std::string &name, const std::string &columns_and_options);
     // Registers a table (e.g. a partition) for dropping in TearDown.
     void drop_later(const std::string &name);
-    // A tracked tenant-scoped table (id int PRIMARY KEY, tenant_id uuid NOT
-    // NULL, val int NOT NULL DEFAULT 0) named table_name(stem).
-    std::string make_tenant_table(const std::string &stem = "");
+    // A tenant-scoped table named table_name(stem): (id int PRIMARY KEY,
+    // tenant_id uuid [NOT NULL], val int NOT NULL DEFAULT 0); created (and
+    // registered for TearDown), or also tracked with the defaults.
+    enum class Tenant { kRequired, kNullable };
+    std::string create_tenant_table(const std::string &stem, Tenant tenant);
+    std::string make_tenant_table(const std::string &stem = "", Tenant tenant = Tenant::kRequired);
     // setup_table_invalidation(table, domain, tenant_column); pass nullptr for
     // an SQL NULL, or use the overload for the defaults.
     std::string track(const std::string &table);

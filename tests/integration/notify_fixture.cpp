@@ -73,8 +73,7 @@ void Notify::TearDown() {
 }
 
 std::string Notify::make_table(const std::string &stem, const char *domain) {
-    std::string t = table_name(stem);
-    create_table(t, "(id int PRIMARY KEY, tenant_id uuid, val int NOT NULL DEFAULT 0)");
+    std::string t = create_tenant_table(stem, Tenant::kNullable);
     if (domain)
         track(t, domain, "tenant_id");
     else

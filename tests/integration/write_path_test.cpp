@@ -19,10 +19,7 @@ class WritePath : public IntegrationTest {
   protected:
     // A tenant-scoped table: (id, tenant_id, val), tracked with defaults.
     std::string make_tenant_table(const std::string &stem = "") {
-        std::string t = table_name(stem);
-        create_table(t, "(id int PRIMARY KEY, tenant_id uuid, val int NOT NULL DEFAULT 0)");
-        track(t);
-        return t;
+        return IntegrationTest::make_tenant_table(stem, Tenant::kNullable);
     }
 
     using Snapshot = std::map<std::string, long long>;  // tenant -> version
