@@ -55,6 +55,7 @@ struct WaitTarget {
     bool pending;
     uint64_t position;         // published must reach this
     uint64_t overflow_ticket;  // overflow_served must reach this (0: none)
+    bool persisted;            // wait_for_bump = persisted: the ring's tail must reach it
 };
 WaitTarget wait_target = {};
 
@@ -78,17 +79,15 @@ void discard() noexcept {
 
 void fill_slot(RingSlot &slot, const PairKey &key, TimestampTz now,
                uint64_t xact) {
-    LocalDomain &d = (*local_domains)[key.domain_id & ~kIdFlags];
-    bool registration = (key.domain_id & kRegister) != 0;
-    bool counts_for_all = !registration && d.counted_in != xact;
-    if (!registration)
+    const Recorded r = Recorded::from_key(key.domain_id);
+    LocalDomain &d = (*local_domains)[r.local];
+    bool counts_for_all = !r.registration && d.counted_in != xact;
+    if (!r.registration)
         d.counted_in = xact;
     slot.committed_at = now;
     slot.database = MyDatabaseId;
-    slot.flags = (d.global ? kSlotGlobal : 0u) |
-                 ((key.domain_id & kWholeDomain) ? kSlotWholeDomain : 0u) |
-                 ((key.domain_id & kManual) ? kSlotManual : 0u) |
-                 (registration ? kSlotRegister : 0u) |
+    slot.flags = (d.global ? kSlotGlobal : 0u) | (r.whole_domain ? kSlotWholeDomain : 0u) |
+                 (r.manual ? kSlotManual : 0u) | (r.registration ? kSlotRegister : 0u) |
                  (counts_for_all ? kSlotCountsForAll : 0u);
     slot.tenant = key.tenant;
     slot.domain = d.name;
@@ -111,12 +110,12 @@ void collapse_if_large() {
         std::vector<PairKey> kept;
         std::vector<bool> seen(local_domains->size(), false);
         pairs->for_each([&](const PairKey &key, uint32_t) {
-            uint32_t local = key.domain_id & ~kIdFlags;
-            if (key.domain_id & kRegister) {
+            const Recorded r = Recorded::from_key(key.domain_id);
+            if (r.registration) {
                 kept.push_back(key);
-            } else if (!seen[local]) {
-                seen[local] = true;
-                kept.push_back(PairKey{local | kWholeDomain, TenantId::all()});
+            } else if (!seen[r.local]) {
+                seen[r.local] = true;
+                kept.push_back(PairKey{Recorded{r.local, true, false, false}.key(), TenantId::all()});
             }
         });
         // The set only shrinks: re-adding into its own table needs no memory.
@@ -223,15 +222,20 @@ void hand_off() noexcept {
     // Logical replication apply and table sync never wait: a subscriber
     // applies in commit order, and waiting per transaction would only make
     // it fall behind.
-    wait_target.pending = settings.wait_for_bump && settings.wait_timeout_ms > 0 &&
+    wait_target.pending = settings.wait_for_bump != int(WaitForBump::kOff) &&
+                          settings.wait_timeout_ms > 0 &&
                           worker_expected() && !IsLogicalWorker();
     wait_target.position = last_position;
+    wait_target.persisted = settings.wait_for_bump == int(WaitForBump::kPersisted);
     wait_target.overflow_ticket = ticket;
     discard();
 }
 
+// The ring's tail passes a position once the worker's transaction that
+// persisted it has committed.
 bool published(const WaitTarget &t) {
-    return atomics::load_acquire(&shared.state->published) >= t.position &&
+    uint64_t reached = t.persisted ? shared.ring.tail() : atomics::load_acquire(&shared.state->published);
+    return reached >= t.position &&
            atomics::load_acquire(&shared.state->overflow_served) >= t.overflow_ticket;
 }
 
@@ -261,7 +265,7 @@ void wait_for_publication() {
     if (shared.waiters.covers(procno)) {
         // Woken through this process's latch by the batch that publishes the
         // position (wait_board.hpp); the 10 ms slices re-check the rest.
-        shared.waiters.announce(procno, t.position);
+        shared.waiters.announce(procno, t.position, t.persisted);
         TimestampTz start = GetCurrentTimestamp();
         for (;;) {
             ResetLatch(MyLatch);
@@ -362,7 +366,8 @@ uint32_t intern_domain(const char *name, std::size_t len, bool global) noexcept 
         if (found != local_domain_index->end())
             return found->second;
         LocalDomain d{};
-        if (!DomainName::from(name, len, &d.name))
+        // Local ids stay below the bits Recorded keeps its kinds in.
+        if (!DomainName::from(name, len, &d.name) || local_domains->size() >= (1u << 29))
             return kNoDomain;
         d.global = global;
         local_domains->push_back(d);

@@ -53,8 +53,8 @@ void record_whole_domain(Oid relid, const catalog::TrackedBy &by) {
         return;
     uint32_t id = pending::intern_domain(by.domain.bytes, by.domain.length(), by.global);
     if (id == pending::kNoDomain || !pending::ensure_ready() ||
-        !pending::record(id | pending::kWholeDomain, TenantId::all()) ||
-        !pending::record(id | pending::kRegister, TenantId::all()))
+        !pending::record(pending::Recorded{id, true, false, false}, TenantId::all()) ||
+        !pending::record(pending::Recorded{id, false, false, true}, TenantId::all()))
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 

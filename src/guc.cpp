@@ -15,6 +15,21 @@ Settings settings = {};
 
 namespace {
 
+// "on" and "off" plus the spellings a boolean accepts, as before it had a
+// third value.
+const struct config_enum_entry kWaitForBump[] = {
+    {"off", int(WaitForBump::kOff), false},
+    {"on", int(WaitForBump::kPublished), false},
+    {"persisted", int(WaitForBump::kPersisted), false},
+    {"true", int(WaitForBump::kPublished), true},
+    {"false", int(WaitForBump::kOff), true},
+    {"yes", int(WaitForBump::kPublished), true},
+    {"no", int(WaitForBump::kOff), true},
+    {"1", int(WaitForBump::kPublished), true},
+    {"0", int(WaitForBump::kOff), true},
+    {nullptr, 0, false},
+};
+
 const struct config_enum_entry kNotifyFormats[] = {
     {"object", int(NotifyFormat::kObject), false},
     {"array", int(NotifyFormat::kArray), false},
@@ -118,10 +133,12 @@ void define_settings() {
     DefineCustomBoolVariable("fraiseql_cache.notify", "Announce new versions with NOTIFY.",
                              nullptr, &settings.notify, true, PGC_SIGHUP, 0, nullptr, nullptr,
                              nullptr);
-    DefineCustomBoolVariable("fraiseql_cache.wait_for_bump",
+    DefineCustomEnumVariable("fraiseql_cache.wait_for_bump",
                              "COMMIT returns only once its bumps are visible to every session.",
-                             nullptr, &settings.wait_for_bump, true, PGC_USERSET, 0, nullptr,
-                             nullptr, nullptr);
+                             "on: through current_version(); persisted: in "
+                             "fraiseql_cache.domain_version too; off: no wait.",
+                             &settings.wait_for_bump, int(WaitForBump::kPublished), kWaitForBump,
+                             PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("fraiseql_cache.wait_timeout_ms",
                             "Longest wait at COMMIT for the worker to publish its bumps.", nullptr,
                             &settings.wait_timeout_ms, 1000, 0, 60000, PGC_USERSET, GUC_UNIT_MS,

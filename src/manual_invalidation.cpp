@@ -38,11 +38,11 @@ uint32_t manual_domain(FunctionCallInfo fcinfo, int arg) {
     uint32_t id = pending::intern_domain(VARDATA_ANY(domain), len, false);
     if (id == pending::kNoDomain || !pending::ensure_ready())
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-    return id | pending::kManual;
+    return id;
 }
 
-void record_or_fail(uint32_t id, const TenantId &tenant) {
-    if (!pending::record(id, tenant))
+void record_or_fail(pending::Recorded domain, const TenantId &tenant) {
+    if (!pending::record(domain, tenant))
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 
@@ -61,14 +61,14 @@ Datum fraiseql_cache_invalidate(PG_FUNCTION_ARGS) {
                         errhint("Use fraiseql_cache.invalidate_domain() to bump every tenant.")));
     TenantId tenant;
     memcpy(tenant.bytes, PG_GETARG_UUID_P(0)->data, sizeof tenant.bytes);
-    record_or_fail(manual_domain(fcinfo, 1), tenant);
+    record_or_fail(pending::Recorded{manual_domain(fcinfo, 1), false, true, false}, tenant);
     PG_RETURN_VOID();
 }
 
 // Every known tenant of the domain, and the all-tenants pair.
 Datum fraiseql_cache_invalidate_domain(PG_FUNCTION_ARGS) {
     require_served_database();
-    record_or_fail(manual_domain(fcinfo, 0) | pending::kWholeDomain, TenantId::all());
+    record_or_fail(pending::Recorded{manual_domain(fcinfo, 0), true, true, false}, TenantId::all());
     PG_RETURN_VOID();
 }
 

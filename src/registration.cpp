@@ -39,7 +39,7 @@ namespace {
 void record_registration(const DomainName &domain, bool global) {
     uint32_t id = pending::intern_domain(domain.bytes, domain.length(), global);
     if (id == pending::kNoDomain || !pending::ensure_ready() ||
-        !pending::record(id | pending::kRegister, TenantId::all()))
+        !pending::record(pending::Recorded{id, false, false, true}, TenantId::all()))
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 }
 
@@ -375,7 +375,7 @@ Datum fraiseql_cache_drop_domain(PG_FUNCTION_ARGS) {
     });
     uint32_t id = pending::intern_domain(domain.bytes, domain.length(), false);
     if (id == pending::kNoDomain || !pending::ensure_ready() ||
-        !pending::record(id | pending::kWholeDomain | pending::kManual, TenantId::all()))
+        !pending::record(pending::Recorded{id, true, true, false}, TenantId::all()))
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
     (void)removed;
     PG_RETURN_VOID();

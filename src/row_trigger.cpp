@@ -202,7 +202,7 @@ Datum fraiseql_cache_track_row(PG_FUNCTION_ARGS) {
     if (TRIGGER_FIRED_BY_TRUNCATE(event)) {
         // The whole domain: the all-tenants pair, which the worker widens
         // to every known tenant of the domain.
-        if (!pending::record(t->domain | pending::kWholeDomain, TenantId::all()))
+        if (!pending::record(pending::Recorded{t->domain, true, false, false}, TenantId::all()))
             fraiseql_cache::out_of_memory();
         return Datum(0);
     }
@@ -211,12 +211,12 @@ Datum fraiseql_cache_track_row(PG_FUNCTION_ARGS) {
 
     TupleDesc desc = RelationGetDescr(td->tg_relation);
     TenantId tenant = tenant_of(t, td->tg_trigtuple, desc);
-    bool ok = pending::record(t->domain, tenant);
+    bool ok = pending::record(pending::Recorded::row(t->domain), tenant);
     if (TRIGGER_FIRED_BY_UPDATE(event) && t->tenant_attnum != InvalidAttrNumber) {
         // A row that moves to another tenant changes both tenants' data.
         TenantId new_tenant = tenant_of(t, td->tg_newtuple, desc);
         if (new_tenant != tenant)
-            ok = pending::record(t->domain, new_tenant) && ok;
+            ok = pending::record(pending::Recorded::row(t->domain), new_tenant) && ok;
     }
     if (unlikely(!ok))
         fraiseql_cache::out_of_memory();

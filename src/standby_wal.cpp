@@ -2,10 +2,15 @@
 // manager, its redo (in a standby's startup process) and the worker's side
 // that writes them. See standby.hpp.
 //
-// A record is written after the batch's commit and before the batch is
-// published: one aborted batch never reaches a standby, and a commit that
-// waited for its bump returned only after the record was in the WAL. A
-// record for a batch whose commit a crash lost cannot exist either.
+// A record is written before the batch is published: a commit that waited
+// for its bump returned only after the record was in the WAL, behind the
+// commit records of the transactions it counts. A batch persisted first has
+// its record written after its commit; one published before it is persisted
+// (Worker::publish_early) before it, so such a record can outlive a
+// transaction that failed or a crash lost. Its versions were published on the
+// primary all the same: a failed batch is persisted by the next worker at
+// those versions, and after a crash every version is raised past them (and
+// the standby told to reload).
 //
 // Redo raises no error and allocates nothing per record: a malformed record
 // (it cannot come from this code) or one for another database is skipped,

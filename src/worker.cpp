@@ -33,7 +33,7 @@
 #include "pg_fraiseql_cache/persistence.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
 #include "pg_fraiseql_cache/standby.hpp"
-#include "pg_fraiseql_cache/worker_domains.hpp"
+#include "pg_fraiseql_cache/worker.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -110,6 +110,9 @@ constexpr long kRulesLockPauseUs = 5000;
 
 // Idle this long after a batch: flush it (see Worker::run).
 constexpr long kIdleFlushMs = 5;
+// Longest a group of early-published batches stays open (persist_group()):
+// their notifications wait this long at most.
+constexpr long kGroupUs = 2000;
 using plan::kCrashRaise;
 using plan::kMaxBatchSlots;
 using plan::DomainRef;
@@ -126,89 +129,7 @@ using plan::DomainRef;
 uint64_t clock_version() {
     return uint64_t(GetCurrentTimestamp()) + uint64_t(settings.raise_margin_ms) * 1000;
 }
-// Writes a log line; a failure to (out of memory) is dropped rather than
-// raised: the spill warning comes between a batch's commit and its
-// publication, where an error would make the restarted worker count the
-// batch twice.
-template <typename F>
-void log_quietly(F &&fn) noexcept {
-    try {
-        pg_call(std::forward<F>(fn));
-    } catch (...) {
-    }
-}
-
-class Worker {
-  public:
-    void run();
-    bool extension_gone() const { return extension_gone_; }
-
-  private:
-    // The phases of a batch (step()).
-    bool step();
-    bool ensure_loaded();
-    uint64_t drain(plan::BatchPlan &batch, uint64_t start, uint64_t limit);
-    bool still_installed();
-    void read_for_plan(plan::BatchPlan &batch, bool reset, bool rules_known,
-                       std::vector<persistence::VersionRow> *registrations);
-    bool fits(const std::vector<persistence::VersionRow> &rows);
-    bool publish_early(const plan::BatchPlan &batch,
-                       const std::vector<persistence::VersionRow> &rows,
-                       const plan::Outcome &outcome, uint64_t end);
-    void publish_batch(const plan::BatchPlan &batch,
-                       const std::vector<persistence::VersionRow> &registrations,
-                       const std::vector<persistence::VersionRow> &stored,
-                       const plan::Outcome &outcome);
-    void finish_batch(uint64_t end, uint64_t overflow_seen);
-    void announce_published(uint64_t end);
-
-    bool load();
-    void mark_unclean_once();
-    void discard_ring();
-    void idle_check();
-    // Stores rows in shared memory; `only_raise`: only those above what it holds.
-    // Returns false when some did not fit.
-    bool publish(const std::vector<persistence::VersionRow> &rows, bool only_raise = false);
-    void publish_floors(const plan::Outcome &outcome);
-    bool refresh_rules(uint64_t rules_generation, uint32_t rules_inflight);
-    void remember(const plan::BatchPlan &batch, const std::vector<persistence::VersionRow> &stored);
-    void log_for_standbys(const plan::BatchPlan &batch,
-                          const std::vector<persistence::VersionRow> &registrations,
-                          const std::vector<persistence::VersionRow> &stored,
-                          const plan::Outcome &outcome);
-    bool standby_reload_due_ = false;
-    bool extension_gone_ = false;
-    bool leaving() const {
-        return extension_gone_ || atomics::load_acquire(&state_->step_aside) != 0;
-    }
-
-    long heartbeat();
-    void flush_previous_batch();
-    void flush_now();
-
-    SharedState *state_ = shared.state;
-    WorkerDomains domains_;
-    XLogRecPtr previous_batch_end_ = InvalidXLogRecPtr;
-    TimestampTz last_heartbeat_ = 0;
-    TimestampTz last_spill_warning_ = 0;
-    uint64_t refused_since_warning_ = 0;
-    uint64_t spilled_for_domains_ = 0;
-    bool marked_unclean_ = false;
-    // Who owns each domain (dictionary id -> role OID; absent: no owner, 0:
-    // a superuser) and how many shared-memory pairs each role's domains
-    // hold, for max_entries_per_role.
-    std::unordered_map<uint32_t, Oid> owner_of_;
-    std::unordered_map<Oid, uint64_t> entries_of_;
-    void load_owners();
-    bool may_store_new(uint32_t id, Oid *bucket);
-    uint64_t refused_for_role_ = 0;
-    DomainName refused_domain_{};  // a domain whose owner's bound refused pairs
-    // cascade_rules as of rules_generation_ (see refresh_rules()).
-    plan::CascadeRules rules_;
-    bool rules_cached_ = false;
-    bool rules_read_clean_ = false;  // read while no rule change was in flight
-    uint64_t rules_generation_ = 0;
-};
+}  // namespace
 
 void Worker::run() {
     while (!ShutdownRequestPending && !leaving()) {
@@ -325,211 +246,6 @@ void Worker::flush_now() {
     if (target != InvalidXLogRecPtr)
         pg_call([&] { XLogFlush(target); });
     previous_batch_end_ = InvalidXLogRecPtr;
-}
-
-// Reads the domains' owners and counts the shared-memory pairs of each.
-void Worker::load_owners() {
-    owner_of_.clear();
-    entries_of_.clear();
-    for (const persistence::VersionRow &r : persistence::read_domain_owners()) {
-        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
-        if (id != DomainDict::kNotFound)
-            owner_of_[uint32_t(id)] = Oid(r.version);
-    }
-    shared.versions.for_each([&](uint32_t id, const TenantId &, uint64_t, int64_t) {
-        auto it = owner_of_.find(id);
-        entries_of_[it == owner_of_.end() ? InvalidOid : it->second]++;
-    });
-}
-
-// Whether a new shared-memory pair of domain `id` fits its owner's bound.
-// Superusers' domains (owner 0) are not bounded; domains without an owner
-// (bumped only by hand) share one bound.
-bool Worker::may_store_new(uint32_t id, Oid *bucket) {
-    auto it = owner_of_.find(id);
-    *bucket = it == owner_of_.end() ? InvalidOid : it->second;
-    if (it != owner_of_.end() && it->second == 0)
-        return true;
-    return settings.max_entries_per_role <= 0 ||
-           entries_of_[*bucket] < uint64_t(settings.max_entries_per_role);
-}
-
-bool Worker::publish(const std::vector<persistence::VersionRow> &rows, bool only_raise) {
-    uint64_t no_domain = 0, no_entry = 0, for_role = 0;
-    for (const persistence::VersionRow &r : rows) {
-        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
-        if (id == DomainDict::kNotFound) {
-            no_domain++;
-            continue;
-        }
-        uint64_t held = 0;
-        bool known = shared.versions.lookup(uint32_t(id), r.tenant, &held);
-        if (known && only_raise && held >= r.version)
-            continue;
-        Oid bucket = InvalidOid;
-        if (!known && !may_store_new(uint32_t(id), &bucket)) {
-            for_role++;
-            refused_domain_ = r.domain;
-            continue;
-        }
-        if (!shared.versions.store(uint32_t(id), r.tenant, r.version, r.last_modified))
-            no_entry++;
-        else if (!known)
-            entries_of_[bucket]++;
-    }
-    refused_for_role_ += for_role;
-    no_entry += for_role;
-    uint64_t refused = no_domain + no_entry;
-    if (refused == 0)
-        return true;
-    // Readers that miss in shared memory now consult domain_version.
-    atomics::store_release(&state_->spilled, 1u);
-    count(&Counters::spilled_pairs, refused);
-    // Once a minute at most: in steady state every batch may spill.
-    TimestampTz now = GetCurrentTimestamp();
-    refused_since_warning_ += refused;
-    spilled_for_domains_ += no_domain;
-    if (last_spill_warning_ != 0 &&
-        !TimestampDifferenceExceeds(last_spill_warning_, now, 60 * 1000))
-        return false;
-    refused = refused_since_warning_;
-    uint64_t for_domains = spilled_for_domains_;
-    refused_since_warning_ = 0;
-    spilled_for_domains_ = 0;
-    last_spill_warning_ = now;
-    uint64_t for_roles = refused_for_role_;
-    refused_for_role_ = 0;
-    log_quietly([&] {
-        if (for_roles > 0) {
-            // No catalog access here (outside a transaction): the domain names the owner.
-            ereport(WARNING,
-                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                     errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
-                            (unsigned long long)refused),
-                     errdetail("%llu of them belong to domains (such as \"%s\") whose owner's "
-                               "domains hold fraiseql_cache.max_entries_per_role (%d) pairs "
-                               "already; they are answered from fraiseql_cache.domain_version, "
-                               "more slowly.",
-                               (unsigned long long)for_roles, refused_domain_.bytes,
-                               settings.max_entries_per_role),
-                     errhint("Raise fraiseql_cache.max_entries_per_role, or retire unused "
-                             "domains with fraiseql_cache.drop_domain().")));
-        } else if (for_domains > 0)
-            ereport(WARNING,
-                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                     errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
-                            (unsigned long long)refused),
-                     errdetail("%llu of them belong to domains beyond the %d that shared memory "
-                               "names; they are answered from fraiseql_cache.domain_version, "
-                               "more slowly.",
-                               (unsigned long long)for_domains, settings.max_domains),
-                     errhint("Retire unused domains with fraiseql_cache.drop_domain(), or raise "
-                             "fraiseql_cache.max_domains (now %d) and restart the server.",
-                             settings.max_domains)));
-        else
-            ereport(WARNING,
-                    (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                     errmsg("pg_fraiseql_cache: %llu version updates did not fit in shared memory",
-                            (unsigned long long)refused),
-                     errdetail("They are answered from fraiseql_cache.domain_version, more slowly."),
-                     errhint("Raise fraiseql_cache.max_entries (now %d) and restart the server.",
-                             settings.max_entries)));
-    });
-    return false;
-}
-
-// Domain floors raised with the batch, and global domains' floors following
-// their one version.
-void Worker::publish_floors(const plan::Outcome &outcome) {
-    for (const auto *floors : {&outcome.new_floors, &outcome.quiet_floors})
-        for (const persistence::VersionRow &f : *floors)
-            domains_.raise_floor(domains_.intern(f.domain), f.version);
-}
-
-void Worker::finish_batch(uint64_t end, uint64_t overflow_seen) {
-    shared.ring.release(end);
-    // Release stores: a backend that sees these values also sees the
-    // versions stored above (see shared_state.hpp).
-    atomics::store_release(&state_->overflow_served, overflow_seen);
-    announce_published(end);
-}
-
-// Publishes ring positions below `end` and wakes the committers waiting for
-// them, each through its own latch; the broadcast reaches the sessions that
-// wait for the worker to load, or without a wait-board entry.
-void Worker::announce_published(uint64_t end) {
-    atomics::store_release(&state_->published, end);
-    shared.waiters.wake_due(end, [](int procno) { SetLatch(&GetPGProcByNumber(procno)->procLatch); });
-    ConditionVariableBroadcast(&state_->publish_cv);
-}
-
-// Records the batch in v_recent_invalidations and the lag figures.
-void Worker::remember(const plan::BatchPlan &batch,
-                      const std::vector<persistence::VersionRow> &stored) {
-    TimestampTz now = GetCurrentTimestamp();
-    for (const persistence::VersionRow &r : stored) {
-        RecentBump bump{};
-        bump.at = now;
-        bump.tenant = r.tenant;
-        bump.domain = r.domain;
-        bump.version = r.version;
-        const PairSet::Slot *s = batch.find(r);
-        bump.sources = s != nullptr ? s->tags : 0;
-        bump.transactions = s != nullptr ? s->count : 0;
-        shared.recent.push(bump);
-    }
-    if (batch.oldest_handoff() != 0) {
-        int64_t lag = now - batch.oldest_handoff();
-        Counters &c = state_->counters;
-        atomics::store_relaxed(&c.last_batch_lag_us, lag);
-        atomics::fetch_max(&c.max_batch_lag_us, lag);
-    }
-}
-
-// Writes a committed batch's versions to the WAL for hot standbys (see
-// standby.hpp), before they are published. The batch is committed: an error
-// here must not make the restarted worker count it twice, so it is logged
-// and standbys are told to read their tables again instead.
-void Worker::log_for_standbys(const plan::BatchPlan &batch,
-                              const std::vector<persistence::VersionRow> &registrations,
-                              const std::vector<persistence::VersionRow> &stored,
-                              const plan::Outcome &outcome) {
-    if (!standby::records_enabled())
-        return;
-    try {
-        if (standby_reload_due_) {
-            standby::log_reload(MyDatabaseId);
-            standby_reload_due_ = false;
-        }
-        standby::RecordWriter writer(MyDatabaseId, GetCurrentTimestamp(), batch.floor());
-        if (batch.floor_moved())
-            writer.floor_changed();
-        for (const auto *rows : {&registrations, &stored})
-            for (const persistence::VersionRow &r : *rows)
-                writer.pair(r.domain, r.tenant, r.version);
-        for (const auto *floors : {&outcome.new_floors, &outcome.quiet_floors})
-            for (const persistence::VersionRow &f : *floors)
-                writer.floor(f.domain, f.version);
-        for (const auto &[domain, global] : batch.scope_changes())
-            writer.scope(domains_.name(domain), global);
-        writer.flush();
-        // Flushed with the batch (before the next one, or when going idle), so
-        // a standby does not wait for the WAL writer to see it.
-        if (writer.end() > previous_batch_end_)
-            previous_batch_end_ = writer.end();
-    } catch (const PgError &e) {
-        // An insertion cut short leaves its state behind (outside a
-        // transaction no abort resets it): the next record would fail.
-        log_quietly([] { XLogResetInsertion(); });
-        standby_reload_due_ = true;
-        log_quietly([&] {
-            ereport(LOG, (errmsg("pg_fraiseql_cache: versions not written for standbys: %s",
-                                 e.data->message)));
-            FreeErrorData(e.data);
-        });
-    } catch (const std::bad_alloc &) {
-        standby_reload_due_ = true;
-    }
 }
 
 // Ring contents with nowhere to go (the extension is not installed here).
@@ -782,69 +498,6 @@ void Worker::read_for_plan(plan::BatchPlan &batch, bool reset, bool rules_known,
     }
 }
 
-// Whether every row can be stored in shared memory now (its domain named
-// there, its pair held or room for it within every bound).
-bool Worker::fits(const std::vector<persistence::VersionRow> &rows) {
-    uint64_t fresh = 0;
-    std::unordered_map<Oid, uint64_t> fresh_of;
-    for (const persistence::VersionRow &r : rows) {
-        int32_t id = shared.domains.find(r.domain.bytes, r.domain.length());
-        if (id == DomainDict::kNotFound)
-            return false;
-        uint64_t held = 0;
-        if (shared.versions.lookup(uint32_t(id), r.tenant, &held))
-            continue;
-        // As may_store_new(), counting this batch's new pairs too.
-        auto owner = owner_of_.find(uint32_t(id));
-        Oid bucket = owner == owner_of_.end() ? InvalidOid : owner->second;
-        bool bounded = settings.max_entries_per_role > 0 &&
-                       !(owner != owner_of_.end() && owner->second == 0);
-        if (bounded &&
-            entries_of_[bucket] + ++fresh_of[bucket] > uint64_t(settings.max_entries_per_role))
-            return false;
-        fresh++;
-    }
-    return fresh == 0 || shared.versions.count() + fresh <= shared.versions.max_entries();
-}
-
-// Read-your-writes without the worker's transaction on the path: a batch
-// that only bumps pairs shared memory holds (or has room for) is published
-// before it is persisted, and its committers wake at once. The crash rule is
-// unchanged: batch N-1 is flushed before batch N becomes visible, so nothing
-// visible is more than one batch ahead of what is durable. Its ring
-// positions are released only once it is committed: a worker that dies with
-// an ERROR in between leaves them below `published`, and the next worker
-// persists and announces them without stepping them again (step()).
-// domain_version catches up when the batch's transaction commits.
-bool Worker::publish_early(const plan::BatchPlan &batch,
-                           const std::vector<persistence::VersionRow> &rows,
-                           const plan::Outcome &outcome, uint64_t end) {
-    if (!fits(rows))
-        return false;
-    flush_previous_batch();
-    publish(rows);
-    publish_floors(outcome);
-    remember(batch, rows);
-    announce_published(end);
-    return true;
-}
-
-// A committed batch becomes visible to every session. Pair versions first,
-// then domain floors, then scope flags: a reader that sees a domain turn
-// tenant-scoped again already sees its raised floor, one that sees it turn
-// global already sees its raised all-tenants version.
-void Worker::publish_batch(const plan::BatchPlan &batch,
-                           const std::vector<persistence::VersionRow> &registrations,
-                           const std::vector<persistence::VersionRow> &stored,
-                           const plan::Outcome &outcome) {
-    atomics::store_release(&state_->floor, batch.floor());
-    publish(registrations);
-    publish(stored);
-    publish_floors(outcome);
-    for (const auto &[domain, global] : batch.scope_changes())
-        domains_.set_global(domain, global);
-}
-
 bool Worker::step() {
     if (!ensure_loaded())
         return false;
@@ -883,14 +536,11 @@ bool Worker::step() {
     batch.expand_cascades(rules_);
     std::vector<persistence::VersionRow> proposed = batch.proposed(replay);
 
-    bool early = false;
-    if (!replay && batch.pairs_only() && !atomics::load_acquire(&state_->spilled)) {
-        // Nothing spilled: shared memory holds every persisted pair, so the
-        // upsert stores exactly what is proposed.
-        const TimestampTz now = GetCurrentTimestamp();
-        for (persistence::VersionRow &r : proposed)
-            r.last_modified = now;
-        early = publish_early(batch, proposed, batch.finish(proposed), end);
+    if (!replay && may_publish_early(batch)) {
+        stamp(proposed);
+        const plan::Outcome outcome = batch.finish(proposed);
+        if (publish_early(batch, proposed, outcome, end, true))
+            return persist_group(batch, proposed, outcome, start, end, rules_generation);
     }
     std::vector<persistence::VersionRow> stored = persistence::upsert(proposed);
     const plan::Outcome outcome = batch.finish(stored);
@@ -901,131 +551,97 @@ bool Worker::step() {
     uint64_t notified = notify::send(outcome.announcements);
     // Batch N-1 durable before batch N becomes visible, in shared memory or
     // in domain_version: nothing visible is more than one batch ahead.
-    if (!early)
-        flush_previous_batch();
+    flush_previous_batch();
     persistence::commit();
     previous_batch_end_ = XactLastCommitEnd;
     log_for_standbys(batch, registrations, stored, outcome);
     count(&Counters::notifies, notified);
     if (!replay)
         count(&Counters::bumps, stored.size());
-
-    if (early) {
-        // A pair can be stored above its proposal only if the table held it
-        // higher than shared memory, which nothing spilled rules out; should
-        // it happen, the higher version is published now.
-        publish(stored, true);
-        shared.ring.release(end);
-    } else {
-        publish_batch(batch, registrations, stored, outcome);
-        // Recorded before the committers wake: a session back from COMMIT
-        // sees its bumps in v_recent_invalidations too.
-        if (!replay)
-            remember(batch, stored);
-        finish_batch(end, overflow_seen);
-    }
+    publish_batch(batch, registrations, stored, outcome);
+    // Recorded before the committers wake: a session back from COMMIT sees
+    // its bumps in v_recent_invalidations too.
+    if (!replay)
+        remember(batch, stored);
+    finish_batch(end, overflow_seen);
     count(&Counters::batches);
     count(&Counters::cascades, replay ? 0 : batch.cascaded());
     return end - start == kMaxBatchSlots;
 }
 
-// Whether the extension is installed here. A slot claimed for the database
-// means a session has it, or is creating it: CREATE EXTENSION claims the
-// slot before it commits, so wait (10 s at most) for that commit.
-bool extension_installed(bool claimed) {
-    for (int waited = 0;; waited += 100) {
-        ServedHere served = served_here();
-        if (served == ServedHere::kYes)
-            return true;
-        if (served == ServedHere::kNotAllowed || !claimed || waited >= 10000 ||
-            ShutdownRequestPending)
-            return false;
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L,
-                        PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-    }
+// Whether a batch may be published before it is persisted: it only bumps
+// pairs, and nothing spilled (shared memory holds every persisted pair, so
+// the upsert stores exactly what is proposed).
+bool Worker::may_publish_early(const plan::BatchPlan &batch) const {
+    return batch.pairs_only() && !atomics::load_acquire(&state_->spilled);
 }
 
-}  // namespace
+void Worker::stamp(std::vector<persistence::VersionRow> &rows) {
+    const TimestampTz now = GetCurrentTimestamp();
+    for (persistence::VersionRow &r : rows)
+        r.last_modified = now;
+}
+
+// Group persistence. A batch published early leaves its committers awake
+// and its transaction open: while the ring has further pairs-only batches
+// (for at most kGroupUs, and kMaxBatchSlots slots in all, so that what is
+// visible and not durable stays within plan::kCrashRaise), each is
+// published early too, in the same transaction; then they are persisted
+// and announced together, one row and one notification per pair, and their
+// ring positions released. A worker that dies before the commit leaves them
+// all below `published`, for its successor to persist (step()).
+bool Worker::persist_group(const plan::BatchPlan &first,
+                           const std::vector<persistence::VersionRow> &rows,
+                           const plan::Outcome &outcome, uint64_t start, uint64_t end,
+                           uint64_t rules_generation) {
+    plan::PersistGroup group;
+    group.add(rows, outcome);
+    uint64_t cascaded = first.cascaded();
+    const TimestampTz opened = GetCurrentTimestamp();
+    RingSlot slot;
+    while (end - start < kMaxBatchSlots && !leaving() && !ShutdownRequestPending &&
+           shared.ring.read(end, &slot) && !extension_may_have_changed &&
+           rules_cached_ && rules_generation_ == rules_generation &&
+           atomics::load_acquire(&state_->rules_generation) == rules_generation &&
+           atomics::load_acquire(&state_->rules_inflight) == 0 &&
+           atomics::load_acquire(&state_->overflow_requested) ==
+               atomics::load_acquire(&state_->overflow_served) &&
+           !TimestampDifferenceExceeds(opened, GetCurrentTimestamp(), kGroupUs / 1000)) {
+        plan::BatchPlan next(domains_, atomics::load_acquire(&state_->floor));
+        const uint64_t next_end = drain(next, end, start + kMaxBatchSlots);
+        next.expand_cascades(rules_);
+        if (!may_publish_early(next))
+            break;  // its slots stay in the ring, for the next step
+        std::vector<persistence::VersionRow> more = next.proposed();
+        stamp(more);
+        const plan::Outcome more_outcome = next.finish(more);
+        if (!publish_early(next, more, more_outcome, next_end, false))
+            break;
+        group.add(more, more_outcome);
+        cascaded += next.cascaded();
+        count(&Counters::batches);
+        count(&Counters::bumps, more.size());
+        end = next_end;
+    }
+    std::vector<persistence::VersionRow> stored = persistence::upsert(group.rows());
+    if (!group.quiet_floors().empty())
+        persistence::raise_domain_floors(group.quiet_floors());
+    uint64_t notified = notify::send(group.announcements());
+    persistence::commit();
+    previous_batch_end_ = XactLastCommitEnd;
+    count(&Counters::notifies, notified);
+    count(&Counters::bumps, rows.size());
+    count(&Counters::batches);
+    count(&Counters::cascades, cascaded);
+    // A pair can be stored above its proposal only if the table held it
+    // higher than shared memory, which nothing spilled rules out; should it
+    // happen, the higher version is published now.
+    publish(stored, true);
+    shared.ring.release(end);
+    wake_committers();  // those waiting for domain_version
+    return end - start >= kMaxBatchSlots;
+}
+
+void watch_extension_changes() { CacheRegisterRelcacheCallback(on_relcache_invalidation, Datum(0)); }
+
 }  // namespace fraiseql_cache
-
-using namespace fraiseql_cache;
-
-extern "C" {
-
-PGDLLEXPORT void fraiseql_cache_worker_main(Datum arg) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
-    BackgroundWorkerUnblockSignals();
-    const Oid database = DatumGetObjectId(arg);
-    int slot = find_slot(database);
-    static uint32_t no_slot_failures = 0;
-    if (!connect_with_backoff(database, slot >= 0 ? &slot_view(slot).state->connect_failures
-                                                  : &no_slot_failures))
-        proc_exit(0);
-    // Started for every database at server start: most have no extension.
-    // A database whose extension was dropped waits, dormant, until a
-    // session asks for it (CREATE EXTENSION).
-    if (!extension_installed(slot >= 0)) {
-        if (slot >= 0)
-            atomics::store_release(&slot_view(slot).state->dormant, 1u);
-        proc_exit(0);
-    }
-    slot = claim_slot(database);
-    if (slot < 0) {
-        ereport(WARNING,
-                (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-                 errmsg("pg_fraiseql_cache: the database with OID %u is not served: all %d "
-                        "slots are taken",
-                        database, max_databases()),
-                 errhint("Raise fraiseql_cache.max_databases and restart the server.")));
-        proc_exit(0);
-    }
-    bind_slot(slot);
-    // One worker per database: a second one started in a race leaves.
-    int32_t none = 0;
-    if (!atomics::compare_exchange(&shared.state->worker_pid, &none, int32_t(MyProcPid)))
-        proc_exit(0);
-    // Durability is handled by flushing explicitly (see the file comment),
-    // so a batch's commit does not wait for its own fsync.
-    SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-    // Settings a database or role owner can put on the worker's database
-    // (ALTER DATABASE / ALTER ROLE ... SET) that would stop it from writing
-    // or make it wait: the worker's own values override them. The worker's
-    // SQL resolves nothing through a user-controlled path.
-    static const char *const kOwnSettings[][2] = {
-        {"search_path", "pg_catalog, pg_temp"},
-        {"default_transaction_read_only", "off"},
-        {"default_transaction_isolation", "read committed"},
-        {"default_transaction_deferrable", "off"},
-        {"statement_timeout", "0"},
-        {"lock_timeout", "0"},
-        {"idle_in_transaction_session_timeout", "0"},
-        {"session_replication_role", "origin"},
-        {"row_security", "on"},
-    };
-    for (const auto &setting : kOwnSettings)
-        SetConfigOption(setting[0], setting[1], PGC_SUSET, PGC_S_OVERRIDE);
-
-    atomics::store_release(&shared.state->worker_procno, int32_t(my_proc_number()));
-    on_shmem_exit(
-        [](int, Datum) {
-            atomics::store_release(&shared.state->worker_pid, int32_t(0));
-            ConditionVariableBroadcast(&shared.state->publish_cv);
-        },
-        Datum(0));
-
-    CacheRegisterRelcacheCallback(on_relcache_invalidation, Datum(0));
-    bool gone = guarded([] {
-        Worker worker;
-        worker.run();
-        return worker.extension_gone();
-    });
-    if (gone)
-        atomics::store_release(&shared.state->dormant, 1u);
-    // The launcher starts the worker again unless it is dormant or stepped
-    // aside (or the server stops).
-    proc_exit(0);
-}
-
-}  // extern "C"

@@ -155,6 +155,11 @@ def check(ok, what):
 def main():
     app = psycopg.connect("")            # the application's connection
     other = psycopg.connect("", autocommit=True)  # "another service" writing
+    # PostgresCache reads domain_version: writers wait until their bumps are
+    # in the table, not only in shared memory (what current_version() reads).
+    for conn in (app, other):
+        conn.execute("SET fraiseql_cache.wait_for_bump = persisted")
+    app.commit()
     cache = VersionedPgCache(app)
 
     # --- start-up, as FraiseQL does it --------------------------------------
@@ -239,7 +244,8 @@ def main():
 
     # --- a write from another connection -------------------------------------
     other.execute("UPDATE tv_pyex_contract SET name = 'alpha v2' WHERE id = 1")
-    # COMMIT has returned (autocommit): the new version is already in domain_version.
+    # COMMIT has returned (autocommit; wait_for_bump = persisted): the new
+    # version is already in domain_version.
     value, hit = contract_list(tenant_a)
     check(not hit and value == ["alpha v2", "beta"], "after the update: a miss with fresh data")
     value, hit = contract_list(tenant_a)

@@ -4,6 +4,12 @@
 namespace fraiseql_cache {
 
 enum class NotifyFormat { kObject = 0, kArray = 1 };
+// What COMMIT waits for (fraiseql_cache.wait_for_bump).
+enum class WaitForBump {
+    kOff = 0,
+    kPublished = 1,  // "on": current_version() returns the new versions
+    kPersisted = 2,  // "persisted": domain_version holds them too
+};
 
 struct Settings {
     char *database;          // the one database served; empty: every one with the extension
@@ -13,7 +19,7 @@ struct Settings {
     char *notify_channel;
     int notify_format;       // NotifyFormat
     bool notify;             // send NOTIFY at all
-    bool wait_for_bump;      // read-your-writes wait at commit
+    int wait_for_bump;       // WaitForBump: read-your-writes wait at commit
     int wait_timeout_ms;     // bound of that wait
     bool enabled;            // triggers record anything
     int heartbeat_ms;        // 0 = off

@@ -14,14 +14,31 @@
 namespace fraiseql_cache::pending {
 
 constexpr uint32_t kNoDomain = UINT32_MAX;
-// Set in a recorded domain id: every known tenant of the domain (TRUNCATE,
-// invalidate_domain()).
-constexpr uint32_t kWholeDomain = 1u << 31;
-// Set in a recorded domain id: a manual bump (invalidate*()).
-constexpr uint32_t kManual = 1u << 30;
-// Set in a recorded domain id: a registration (see kSlotRegister).
-constexpr uint32_t kRegister = 1u << 29;
-constexpr uint32_t kIdFlags = kWholeDomain | kManual | kRegister;
+
+// What a transaction recorded under one domain: the domain's local id and
+// the kind of bump. The set holds it as one 32-bit key (key()), the kinds in
+// bits no local id reaches (a backend interns far fewer than 2^29 names).
+struct Recorded {
+    uint32_t local;
+    bool whole_domain;  // every known tenant of the domain (TRUNCATE, invalidate_domain())
+    bool manual;        // invalidate*(), not a trigger
+    bool registration;  // a table set up or removed (see kSlotRegister)
+
+    static Recorded row(uint32_t local) { return Recorded{local, false, false, false}; }
+    uint32_t key() const {
+        return local | (whole_domain ? kWholeBit : 0u) | (manual ? kManualBit : 0u) |
+               (registration ? kRegisterBit : 0u);
+    }
+    static Recorded from_key(uint32_t key) {
+        return Recorded{key & ~(kWholeBit | kManualBit | kRegisterBit), (key & kWholeBit) != 0,
+                        (key & kManualBit) != 0, (key & kRegisterBit) != 0};
+    }
+
+  private:
+    static constexpr uint32_t kWholeBit = 1u << 31;
+    static constexpr uint32_t kManualBit = 1u << 30;
+    static constexpr uint32_t kRegisterBit = 1u << 29;
+};
 
 // The transaction changed cascade_rules (set by the table's trigger).
 extern bool rules_changed;
@@ -47,9 +64,9 @@ bool ensure_ready() noexcept;
 
 // Records a pair for the current transaction. Returns false when memory ran
 // out. Never throws. The caller has called ensure_ready().
-inline bool record(uint32_t local_domain, const TenantId &tenant) noexcept {
+inline bool record(Recorded domain, const TenantId &tenant) noexcept {
     try {
-        pairs->add(local_domain, tenant);
+        pairs->add(domain.key(), tenant);
         return true;
     } catch (...) {
         return false;

@@ -3,7 +3,9 @@
 // instead of every waiter on one condition variable after every batch.
 //
 // One entry per PGPROC number: the position the process waits for, 0 when it
-// waits for none. Only the process itself writes its entry.
+// waits for none, with the top bit set when it waits for the position to be
+// persisted (released from the ring) rather than published. Only the
+// process itself writes its entry.
 //
 // Ordering (a store then a load on each side, so both need full fences):
 //   waiter  stores its position, fence, loads `published`; sleeps if short
@@ -39,26 +41,30 @@ class WaitBoard {
     // woken by the worker's broadcast).
     bool covers(int procno) const { return procno >= 0 && std::size_t(procno) < entries_; }
 
-    // Waiter: announces the position, then must check `published`.
-    void announce(int procno, uint64_t position) {
-        atomics::store_relaxed(&slots_[procno], position);
+    // Waiter: announces the position, then must check `published` (or the
+    // ring's tail, for `persisted`).
+    void announce(int procno, uint64_t position, bool persisted) {
+        atomics::store_relaxed(&slots_[procno], position | (persisted ? kPersistedBit : 0));
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
     void withdraw(int procno) { atomics::store_relaxed(&slots_[procno], uint64_t(0)); }
 
-    // Worker, after storing `published`: calls wake(procno) for every entry
-    // at or below it.
+    // Worker, after storing `published` or releasing ring positions: calls
+    // wake(procno) for every entry due (persisted <= published).
     template <typename Wake>
-    void wake_due(uint64_t published, Wake &&wake) const {
+    void wake_due(uint64_t published, uint64_t persisted, Wake &&wake) const {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         for (std::size_t i = 0; i < entries_; i++) {
             uint64_t p = atomics::load_relaxed(&slots_[i]);
-            if (p != 0 && p <= published)
+            if (p == 0)
+                continue;
+            if ((p & kPersistedBit) ? (p & ~kPersistedBit) <= persisted : p <= published)
                 wake(int(i));
         }
     }
 
   private:
+    static constexpr uint64_t kPersistedBit = uint64_t(1) << 63;
     WaitBoard(uint64_t *slots, std::size_t n) : slots_(slots), entries_(n) {}
     uint64_t *slots_ = nullptr;
     std::size_t entries_ = 0;

@@ -143,7 +143,16 @@ wait $listener
 failures=$(tail -c +"$((log_from + 1))" "$FRAISEQL_CLUSTER_DIR/server.log" | grep -c "injected failure of the worker's write")
 replayed=$(tail -c +"$((log_from + 1))" "$FRAISEQL_CLUSTER_DIR/server.log" | grep -c "published by a worker that stopped before persisting them")
 heard=$(grep -c "\"tenant_id\": \"$T1\", \"domain\": \"g\", \"version\": $published[,}]" "$FRAISEQL_CLUSTER_DIR/listen_fail.out")
+# The same failure with wait_for_bump = persisted: COMMIT returns only once
+# domain_version holds the bump, here after the next worker persisted it.
+q -c "SELECT setval('public.fail_once', 1, false)" >/dev/null
+before_p=$(ver $T1 g)
+q -c "SET fraiseql_cache.wait_for_bump = persisted; UPDATE tv_g SET n = n + 1 WHERE id = 1"
+table_p=$(q -c "SELECT coalesce(max(version), 0) FROM fraiseql_cache.domain_version WHERE tenant_id = '$T1' AND domain = 'g'")
+failed_again=$(q -c "SELECT nextval('public.fail_once') > 2")
 q -c "DROP TRIGGER fail_once ON fraiseql_cache.domain_version; DROP FUNCTION public.fail_once(); DROP SEQUENCE public.fail_once"
+ok=1; [ "$table_p" -eq $((before_p + 1)) ] && [ "$failed_again" = t ] && ok=0
+check wait_for_bump_persisted $ok "with the worker's write failing once more (the failing write and its retry seen: $failed_again): domain_version $before_p -> $table_p when COMMIT returned"
 ok=1; [ "$published" -eq $((before + 1)) ] && [ "$table_then" -le "$published" ] && [ "$caught_up" = t ] && [ "$stored" -eq "$published" ] &&
   [ "$after" -eq "$published" ] && [ "$failures" -ge 1 ] && [ "$replayed" -ge 1 ] && [ "$heard" -eq 1 ] && ok=0
 check failure_between_publication_and_persistence $ok "version $before -> $published when COMMIT returned; the worker's write failed $failures time(s), its successor persisted the published batch ($replayed LOG line); domain_version meanwhile $table_then, caught up: $caught_up, holds $stored; now $after; announced $heard time(s)"

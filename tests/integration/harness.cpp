@@ -242,7 +242,15 @@ std::vector<long long> versions(pqxx::connection &c, const std::string &tenant,
     return out;
 }
 
+// domain_version trails shared memory by the worker's transaction: wait
+// until it holds everything current_version() has returned so far.
+void wait_for_persistence(pqxx::connection &c) {
+    if (query_str(c, "SELECT fraiseql_cache.wait_for_persistence(30000)") != "t")
+        throw std::runtime_error("domain_version did not catch up with shared memory in 30 s");
+}
+
 std::map<PairKey, long long> persisted_versions(pqxx::connection &c) {
+    wait_for_persistence(c);
     pqxx::nontransaction tx(c);
     pqxx::result r =
         tx.exec("SELECT tenant_id::text, domain, version FROM fraiseql_cache.domain_version");
@@ -254,6 +262,7 @@ std::map<PairKey, long long> persisted_versions(pqxx::connection &c) {
 
 long long persisted_version(pqxx::connection &c, const std::string &tenant,
                             const std::string &domain) {
+    wait_for_persistence(c);
     pqxx::nontransaction tx(c);
     pqxx::result r = tx.exec_params(
         "SELECT version FROM fraiseql_cache.domain_version WHERE tenant_id = $1::uuid "

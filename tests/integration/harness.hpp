@@ -73,6 +73,10 @@ std::vector<long long> versions(pqxx::connection &c, const std::string &tenant,
                                 const std::vector<std::string> &domains);
 
 using PairKey = std::pair<std::string, std::string>;  // (tenant, domain)
+// fraiseql_cache.wait_for_persistence(): domain_version holds every version
+// current_version() returned so far (it trails shared memory by the
+// worker's transaction). Throws after 30 s. persisted_version(s) call it.
+void wait_for_persistence(pqxx::connection &c);
 // Every row of fraiseql_cache.domain_version.
 std::map<PairKey, long long> persisted_versions(pqxx::connection &c);
 // One row of domain_version; -1 when there is none.

@@ -378,3 +378,84 @@ TEST(DomainRef, KeysOfTheTwoSpacesNeverMeet) {
 
 }  // namespace
 }  // namespace fraiseql_cache::plan
+
+namespace fraiseql_cache::plan {
+namespace {
+
+TEST(PersistGroup, OneRowPerPairAtItsLatestVersionWithTheStepsSummed) {
+    FakeDomains domains(100);
+    domains.hold("a", 1, 500);
+    PersistGroup group;
+    BatchPlan first(domains, 100);
+    first.add_slot(slot("a", tenant(1), kSlotCountsForAll));
+    std::vector<VersionRow> rows1 = first.proposed();
+    group.add(rows1, first.finish(rows1));
+    // Published: the next batch plans from what the first one published.
+    domains.hold("a", 1, 501);
+    domains.hold("a", kAll, 101);
+    BatchPlan second(domains, 100);
+    second.add_slot(slot("a", tenant(1), kSlotCountsForAll));
+    second.add_slot(slot("a", tenant(2), kSlotCountsForAll));
+    std::vector<VersionRow> rows2 = second.proposed();
+    group.add(rows2, second.finish(rows2));
+    EXPECT_EQ(group.batches(), 2u);
+    ASSERT_EQ(group.rows().size(), 3u);
+    for (const VersionRow &r : group.rows()) {
+        if (r.tenant == tenant(1)) {
+            EXPECT_EQ(r.version, 502u);
+            EXPECT_EQ(r.step, 2u);  // version - step = what the table held before the group
+        } else if (r.tenant.is_all()) {
+            EXPECT_EQ(r.version, 103u);
+            EXPECT_EQ(r.step, 3u);
+        } else {
+            EXPECT_EQ(r.version, 101u);
+            EXPECT_EQ(r.step, 1u);
+        }
+    }
+    EXPECT_EQ(group.announcements().size(), 3u);
+}
+
+TEST(PersistGroup, NotifyOnlyTargetsOnceAndNotWhenBumped) {
+    FakeDomains domains(10);
+    CascadeRules rules;
+    rules.assign({RuleRow{name_of("a"), name_of("watch"), false}});
+    PersistGroup group;
+    for (int i = 0; i < 2; i++) {
+        BatchPlan b(domains, 10);
+        b.add_slot(slot("a", tenant(1), kSlotCountsForAll));
+        b.expand_cascades(rules);
+        std::vector<VersionRow> rows = b.proposed();
+        group.add(rows, b.finish(rows));
+    }
+    int watch = 0;
+    for (const notify::Announcement &a : group.announcements())
+        watch += std::string(a.domain.bytes) == "watch" ? 1 : 0;
+    EXPECT_EQ(watch, 2);  // (1, watch) and (all, watch), once each
+    // A third batch bumps (1, watch) itself: its notify-only announcement goes.
+    BatchPlan b(domains, 10);
+    b.add_slot(slot("watch", tenant(1), 0));
+    std::vector<VersionRow> rows = b.proposed();
+    group.add(rows, b.finish(rows));
+    int watch_one = 0;
+    for (const notify::Announcement &a : group.announcements())
+        watch_one += (std::string(a.domain.bytes) == "watch" && a.tenant == tenant(1)) ? 1 : 0;
+    EXPECT_EQ(watch_one, 1);
+}
+
+TEST(PersistGroup, OneQuietFloorPerDomainAtTheHighestVersion) {
+    FakeDomains domains(10);
+    domains.make_global("country");
+    PersistGroup group;
+    for (uint64_t held : {10u, 11u}) {
+        domains.hold("country", kAll, held);
+        BatchPlan b(domains, 10);
+        b.add_slot(slot("country", TenantId::all(), kSlotGlobal | kSlotCountsForAll));
+        std::vector<VersionRow> rows = b.proposed();
+        group.add(rows, b.finish(rows));
+    }
+    ASSERT_EQ(group.quiet_floors().size(), 1u);
+    EXPECT_EQ(group.quiet_floors()[0].version, 12u);
+}
+
+}  // namespace
+}  // namespace fraiseql_cache::plan
