@@ -6,8 +6,11 @@
 DIR holds, per driver, NAME.md (its Markdown section) and NAME.json (its
 figures): micro, write_cost, concurrency, reads, lag, throughput,
 throughput_single, shmem (+ shmem_large). Missing ones are reported as
-missing. The targets table compares figures with the issue's targets:
-reporting, never asserting (the exit status does not depend on them).
+missing. The targets table (bench/targets.py) compares this round's figures
+with the targets and shows the last round's (--last-round, default
+bench/last_round.json) beside them: reporting, never asserting (the exit
+status does not depend on them). --write-round FILE writes this round's
+figures in the shape of bench/last_round.json, for the next round.
 """
 
 import argparse
@@ -19,6 +22,9 @@ import sys
 import time
 
 import common as c
+import targets
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load(d, name):
@@ -77,118 +83,18 @@ def git_state():
         return "unknown"
 
 
-def verdict(ok):
-    if ok is None:
-        return "not measured"
-    return "**met**" if ok else "**missed**"
-
-
-def targets(d):
-    rows = []
-
-    def add(target, measured, ok):
-        rows.append([target, measured, verdict(ok)])
-
-    wc = load(d, "write_cost")
-    if wc and "update_all" in wc:
-        u = wc["update_all"]
-        f, n, o = u["fraiseql"]["median"], u["none"]["median"], u["noop"]["median"]
-        add("10k-row UPDATE ≤ 1.25× no trigger", f"{f / n:.2f}× ({f:.1f} vs {n:.1f} ms)",
-            f / n <= 1.25)
-        add("10k-row UPDATE within 5% of the noop C trigger", f"{f / o:.2f}× ({f:.1f} vs {o:.1f} ms)",
-            f / o <= 1.05)
-    else:
-        add("10k-row UPDATE ≤ 1.25× no trigger", "–", None)
-        add("10k-row UPDATE within 5% of the noop C trigger", "–", None)
-
-    cc = load(d, "concurrency")
-    if cc:
-        t = cc["tps"]
-        n = t["none"]["median"]
-        f = t["fraiseql"]["median"]
-        pr = cc.get("paired", {})
-
-        def per_round(k):
-            return f"; per-round median {pr[k]['median']:.2f}×" if k in pr else ""
-        add("concurrent writers ≥ 0.95× no-trigger TPS (wait_for_bump = on)",
-            f"{f / n:.2f}× ({f:,.0f} vs {n:,.0f} TPS{per_round('fraiseql')})", f / n >= 0.95)
-        if "fraiseql_nowait" in t:
-            fo = t["fraiseql_nowait"]["median"]
-            add("concurrent writers ≥ 0.95× no-trigger TPS (wait_for_bump = off)",
-                f"{fo / n:.2f}× ({fo:,.0f} TPS{per_round('fraiseql_nowait')})", fo / n >= 0.95)
-        pl = [(k, t[k]["median"] / n) for k in ("naive", "tracker") if k in t]
-        if pl:
-            add("PL/pgSQL baselines fall below 0.5× no-trigger TPS",
-                ", ".join(f"{c.VARIANTS[k]} {r:.2f}×" for k, r in pl), all(r < 0.5 for _, r in pl))
-    else:
-        add("concurrent writers ≥ 0.95× no-trigger TPS", "–", None)
-
-    rd = load(d, "reads")
-    if rd:
-        ln = rd["loop_ns"]
-        cv, pk = ln["current_version"]["net"]["median"], ln["pk"]["net"]["median"]
-        cvr, pkr = ln["current_version"]["raw"]["median"], ln["pk"]["raw"]["median"]
-        add("current_version() ≥ 10× faster per call than a PK lookup (in the server)",
-            f"{pk / cv:.0f}× net of the loop ({cv:.0f} vs {pk:.0f} ns); {pkr / cvr:.1f}× with "
-            f"the loop's own {ln['empty']['raw']['median']:.0f} ns included", pk / cv >= 10)
-        e = rd["e2e_tps"]
-        r = e["current_version"]["median"] / e["select1"]["median"]
-        pr = rd.get("e2e_paired", {}).get("current_version")
-        add("current_version() ≥ 0.95× SELECT 1 end to end (pgbench -M prepared)",
-            f"{r:.2f}× ({e['current_version']['median']:,.0f} vs "
-            f"{e['select1']['median']:,.0f} TPS"
-            + (f"; per-round median {pr['median']:.2f}×" if pr else "") + ")", r >= 0.95)
-    else:
-        add("current_version() ≥ 10× faster per call than a PK lookup", "–", None)
-        add("current_version() ≥ 0.95× SELECT 1 end to end", "–", None)
-
-    lg = load(d, "lag")
-    if lg:
-        on = lg["on"]["lag_sent"]
-        off = lg["off"]["lag_sent"]
-        add("lag COMMIT → NOTIFY p99 ≤ 5 ms (200 commits/s)",
-            f"wait_for_bump on: p99 {on['p99']['median']:.2f} ms (runs {on['p99']['min']:.2f} – "
-            f"{on['p99']['max']:.2f}; pooled {on['pooled_p99']:.2f}), p50 "
-            f"{on['p50']['median']:.2f} ms; COMMIT's own round trip p99 "
-            f"{lg['on']['commit_ms']['p99']['median']:.2f} ms. wait_for_bump off: p99 "
-            f"{off['p99']['median']:.2f} ms, from COMMIT returned p99 "
-            f"{lg['off']['lag_returned']['p99']['median']:.2f} ms. Commit time = when the "
-            "COMMIT was sent",
-            on["p99"]["median"] <= 5.0)
-    else:
-        add("lag COMMIT → NOTIFY p99 ≤ 5 ms", "–", None)
-
-    for name, label in (("throughput", "sustained, default settings"),
-                        ("throughput_single", "one 100k-tenant transaction")):
-        tp = load(d, name)
-        if tp:
-            b = tp["bumps_per_s"]
-            cpu = tp.get("worker_cpu", {}).get("bumps_per_cpu_s")
-            extra = f"; {cpu:,.0f} per worker CPU-second" if cpu else ""
-            add(f"≥ 100k pair bumps/s ({label})",
-                f"{b['median']:,.0f}/s (runs {b['min']:,.0f} – {b['max']:,.0f}){extra}",
-                b["median"] >= 100000)
-        else:
-            add(f"≥ 100k pair bumps/s ({label})", "–", None)
-
-    sh = load(d, "shmem")
-    if sh:
-        add("≤ 128 bytes of shared memory per pair (default settings)",
-            f"{sh['per_pair_segment']:.0f} bytes (segment {sh['segment_bytes']:,} ÷ max_entries "
-            f"{sh['max_entries']:,}); version table alone {sh['per_pair_table']:.0f}",
-            sh["per_pair_segment"] <= 128)
-    else:
-        add("≤ 128 bytes of shared memory per pair", "–", None)
-    return rows
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("dir")
     p.add_argument("--command", default="make benchmark")
     p.add_argument("--seconds", type=float, default=None, help="total run time")
     p.add_argument("--server-version", default=None)
+    p.add_argument("--last-round", default=os.path.join(HERE, "last_round.json"),
+                   help="the previous round's figures (default %(default)s; '' for none)")
+    p.add_argument("--write-round", default=None,
+                   help="write this round's figures here (round-file shape)")
     args = p.parse_args()
+    last = targets.load_round(args.last_round)
     d = args.dir
     cpu, mem = machine()
     meta = load(d, "meta") or {}
@@ -216,10 +122,17 @@ def main():
     ], "ll"))
     out.append("")
     out.append("## Targets\n")
-    out.append("The issue's targets, compared with the medians below (the verdict uses the "
-               "ratio of the medians; *per-round* is the median of each round's own ratio, "
-               "which cancels more of the machine's drift). Reported, never asserted.\n")
-    out.append(c.table(["target", "measured (median)", "verdict"], targets(d), "lll"))
+    lr = ""
+    if last:
+        lr = (f" *Last round* is {last.get('source', 'the previous run')} at "
+              f"{last.get('commit', '?')} (bench/last_round.json; a figure from elsewhere "
+              "names its commit).")
+    out.append("The targets, compared with the medians below (the verdict uses the "
+               "ratio or difference of the medians; *per-round* is the median of each round's "
+               "own ratio or difference, which cancels more of the machine's drift). Variants "
+               "are measured side by side in one run, rounds interleaved. Reported, never "
+               f"asserted.{lr}\n")
+    out.append(targets.table(d, last))
     out.append("")
     notes = os.path.join(d, "notes.md")
     if os.path.exists(notes):
@@ -233,6 +146,11 @@ def main():
     out.append(section(d, "shmem"))
     out.append(READING)
     sys.stdout.write("\n".join(out))
+    if args.write_round:
+        with open(args.write_round, "w") as f:
+            json.dump(targets.round_file(d, meta.get("git") or git_state(), args.command), f,
+                      indent=1, ensure_ascii=False)
+            f.write("\n")
 
 
 READING = """## Reading the numbers
@@ -249,6 +167,9 @@ READING = """## Reading the numbers
   the concurrency and lag sections show the setting on and off.
 - On two cores the background worker competes with the writers for CPU: its time per bump
   (throughput section) is the price of every bump, whether or not a commit waits for it.
+- The 1-row UPDATE targets compare p50s: each round runs every variant's 500 statements
+  interleaved in blocks of 50, so they share the disk's and the neighbours' phases; the
+  worker's CPU per batch comes from /proc (10 ms clock ticks), pooled over the rounds.
 - The in-server read loop's *net* figure subtracts the empty loop (generate_series + count),
   which costs more than the version read itself; the raw figure is given alongside.
 """

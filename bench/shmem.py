@@ -7,8 +7,10 @@ the table has the power of two >= 2 * max_entries slots (load factor <= 1/2),
 so a pair costs 80 bytes of version table when max_entries is a power of two.
 The whole segment (pg_shmem_allocations 'fraiseql_cache': the version table,
 the commit ring of ring_size slots, the domain dictionary, the recent-bumps
-ring, counters) divided by max_entries is the all-in cost per pair at
-capacity. Prints one table row for the server's current settings.
+ring, counters) holds one such slot per served database
+(fraiseql_cache.max_databases, each with its own max_entries): divided by
+max_databases × max_entries it is the all-in cost per pair at capacity.
+Prints one table row for the server's current settings.
 """
 
 import argparse
@@ -31,26 +33,34 @@ def main():
     ).fetchone()
     max_entries = int(conn.execute("SHOW fraiseql_cache.max_entries").fetchone()[0])
     ring_size = int(conn.execute("SHOW fraiseql_cache.ring_size").fetchone()[0])
+    # One slot of shared memory per served database (1 before there were several).
+    dbs = conn.execute("SELECT setting FROM pg_settings "
+                       "WHERE name = 'fraiseql_cache.max_databases'").fetchone()
+    max_databases = int(dbs[0]) if dbs else 1
     slots = 2
     while slots < 2 * max_entries:
         slots <<= 1
-    table_bytes = slots * SLOT_BYTES
-    per_pair_table = table_bytes / max_entries
-    per_pair_total = size / max_entries
+    table_bytes = max_databases * slots * SLOT_BYTES
+    pairs = max_databases * max_entries
+    per_pair_table = table_bytes / pairs
+    per_pair_total = size / pairs
     rest = size - table_bytes
     if args.header:
         print("## Shared memory per pair\n")
         print("Version-table slot = 40 bytes, slots = the power of two ≥ 2 × max_entries; "
               "segment = `SELECT size FROM pg_shmem_allocations WHERE name = 'fraiseql_cache'` "
               "(version table + commit ring of ring_size slots + domain dictionary "
-              "+ recent-bumps ring + counters).\n")
-        print(c.table(["configuration", "max_entries", "ring_size", "version table bytes",
-                       "bytes/pair (table)", "segment bytes", "bytes/pair (segment ÷ max_entries)",
+              "+ recent-bumps ring + counters, once per served database: "
+              "fraiseql_cache.max_databases).\n")
+        print(c.table(["configuration", "max_databases", "max_entries", "ring_size",
+                       "version table bytes", "bytes/pair (table)", "segment bytes",
+                       "bytes/pair (segment ÷ (max_databases × max_entries))",
                        "rest of segment (ring, dictionary, …) bytes"], []))
-    print(f"| {args.label} | {max_entries:,} | {ring_size:,} | {table_bytes:,} | "
+    print(f"| {args.label} | {max_databases} | {max_entries:,} | {ring_size:,} | {table_bytes:,} | "
           f"{per_pair_table:.1f} | {size:,} | {per_pair_total:.1f} | "
           f"{rest:,} |")
     c.write_json(args.json, {"max_entries": max_entries, "ring_size": ring_size,
+                             "max_databases": max_databases,
                              "table_bytes": table_bytes, "per_pair_table": per_pair_table,
                              "segment_bytes": size, "per_pair_segment": per_pair_total})
 

@@ -29,7 +29,14 @@ Variants
 Workloads
   update_all  UPDATE t SET n = n + 1            (all --rows rows)
   update_one  UPDATE t SET n = n + 1 WHERE id = $1, --single-iters statements
-              per sample (each committed), reported per statement
+              per sample (each committed), the variants interleaved within
+              the round in blocks of --single-block statements; reported per
+              statement: the mean, and the p50 of each sample's statements
+              (paired per round with no trigger and the noop trigger). For
+              pg_fraiseql_cache's variants, after the blocks, another
+              --single-iters statements of each alone measure the worker's
+              process CPU time (/proc) over the stats().batches it made (one
+              session, so with wait_for_bump on one transaction per batch)
   copy        COPY --rows rows into an empty copy of the table (TRUNCATE,
               untimed, before each sample)
 
@@ -123,6 +130,11 @@ class Runner:
     def __init__(self, args, variants):
         self.args = args
         self.payload = copy_payload(args.rows)
+        self.timed = False
+        # update_one, per timed round: the p50 of each variant's statements,
+        # and for pg_fraiseql_cache's variants the worker's share (CPU, batches).
+        self.p50 = {v: [] for v in variants}
+        self.worker = {v: [] for v in variants if v.startswith("fraiseql")}
         self.conns = {}
         for v in variants:
             opts = "-c fraiseql_cache.wait_for_bump=off" if v == "fraiseql_nowait" else ""
@@ -135,17 +147,52 @@ class Runner:
         c.execute(f"UPDATE {SCHEMA}.upd_{v} SET n = n + 1")
         return (time.perf_counter() - t0) * 1e3
 
-    def update_one(self, v, admin):
+    def _one_row(self, v, i):
+        """One committed 1-row UPDATE (the same ids for every variant, spread so
+        that no row is hammered); returns its seconds."""
         c = self.conns[v]
-        k = self.args.single_iters
-        rows = self.args.rows
-        # The same ids for every variant; spread so no row is hammered.
         stmt = f"UPDATE {SCHEMA}.upd_{v} SET n = n + 1 WHERE id = %s"
-        cur = c.cursor()
         t0 = time.perf_counter()
-        for i in range(k):
-            cur.execute(stmt, ((i * 7919) % rows + 1,), prepare=True)
-        return (time.perf_counter() - t0) * 1e3 / k
+        c.execute(stmt, ((i * 7919) % self.args.rows + 1,), prepare=True)
+        return time.perf_counter() - t0
+
+    def update_one(self, order, admin):
+        """A round of update_one: --single-iters statements per variant, in
+        blocks of --single-block, the variants' blocks round-robin (start
+        rotated per block), so that every variant sees the same phases of
+        the disk and of the neighbours. After a wait_for_bump = off block the
+        worker is let finish (untimed) before the next variant's block.
+        Returns {variant: mean ms per statement}."""
+        k, blk = self.args.single_iters, self.args.single_block
+        lat = {v: [] for v in order}
+        for b, start in enumerate(range(0, k, blk)):
+            for v in common.rotated(order, b):
+                for i in range(start, min(start + blk, k)):
+                    lat[v].append(self._one_row(v, i))
+                if v == "fraiseql_nowait":
+                    common.wait_idle(admin)
+        if self.timed:
+            for v in order:
+                self.p50[v].append(statistics.median(lat[v]) * 1e3)
+            for v in order:
+                if v in self.worker:
+                    self.worker[v].append(self.worker_share(v, admin))
+        return {v: sum(lat[v]) * 1e3 / k for v in order}
+
+    def worker_share(self, v, admin):
+        """The worker's process CPU and batches for --single-iters 1-row
+        UPDATEs of variant v alone, one session (untimed statements)."""
+        s0 = common.stats(admin)
+        cpu0 = common.process_cpu_seconds(s0["worker_pid"])
+        for i in range(self.args.single_iters):
+            self._one_row(v, i)
+        common.wait_idle(admin)   # wait_for_bump = off: the worker may still be at it
+        s1 = common.stats(admin)
+        cpu1 = common.process_cpu_seconds(s1["worker_pid"])
+        d = {key: s1[key] - s0[key] for key in ("batches", "transactions", "bumps")}
+        d["cpu_s"] = (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None \
+            and s0["worker_pid"] == s1["worker_pid"] else None
+        return d
 
     def copy(self, v, admin):
         admin.execute(f"TRUNCATE {SCHEMA}.copy_{v}")
@@ -165,12 +212,13 @@ def fmt_ms(x):
     return f"{x:.3f}"
 
 
-def report(results, variants, workloads, args):
+def report(results, variants, workloads, args, runner):
     out = []
     for w in workloads:
         unit = "ms per statement" if w == "update_one" else "ms per statement (incl. commit)"
         n = args.single_iters if w == "update_one" else args.rows
-        label = (f"{WORKLOADS[w]}: {args.single_iters} committed 1-row UPDATEs per sample"
+        label = (f"{WORKLOADS[w]}: {args.single_iters} committed 1-row UPDATEs per sample, "
+                 f"variants interleaved in blocks of {args.single_block}"
                  if w == "update_one" else f"{WORKLOADS[w]}, {n} rows, one committed statement")
         out.append(f"### {w} — {label}\n")
         out.append(f"{len(results[w][variants[0]])} samples per variant; {unit}.\n")
@@ -184,6 +232,80 @@ def report(results, variants, workloads, args):
             out.append(f"| {VARIANTS[v]} | {fmt_ms(med[v])} | {fmt_ms(min(s))} | "
                        f"{fmt_ms(max(s))} | {r_none} | {r_noop} |")
         out.append("")
+        if w == "update_one":
+            out.append(update_one_p50(runner, variants))
+    return "\n".join(out)
+
+
+def paired(a, b, op):
+    """Per round: op(this variant's figure, the baseline's of the same round)."""
+    return common.summary([op(x, y) for x, y in zip(a, b)]) if a and b else None
+
+
+def update_one_figures(runner, variants):
+    """update_one's p50 figures and the worker's CPU per batch, for the JSON."""
+    p50 = {v: common.summary(runner.p50[v]) for v in variants if runner.p50[v]}
+    pr = {}
+    for v in variants:
+        e = {}
+        if "none" in runner.p50:
+            e["minus_none_ms"] = paired(runner.p50[v], runner.p50["none"], lambda x, y: x - y)
+            e["x_none"] = paired(runner.p50[v], runner.p50["none"], lambda x, y: x / y)
+        if "noop" in runner.p50:
+            e["x_noop"] = paired(runner.p50[v], runner.p50["noop"], lambda x, y: x / y)
+        pr[v] = e
+    cpu = {}
+    for v, runs in runner.worker.items():
+        ok = [d for d in runs if d["cpu_s"] is not None and d["batches"]]
+        if not ok:
+            cpu[v] = None
+            continue
+        tot = {key: sum(d[key] for d in ok) for key in ("cpu_s", "batches", "transactions",
+                                                          "bumps")}
+        cpu[v] = {"us_per_batch": tot["cpu_s"] * 1e6 / tot["batches"],
+                  "per_round_us_per_batch": common.summary(
+                      [d["cpu_s"] * 1e6 / d["batches"] for d in ok]),
+                  "xacts_per_batch": tot["transactions"] / tot["batches"],
+                  "bumps_per_batch": tot["bumps"] / tot["batches"],
+                  "rounds": len(ok), **tot}
+    return {"p50": p50, "paired": pr, "worker_cpu": cpu}
+
+
+def update_one_p50(runner, variants):
+    f = update_one_figures(runner, variants)
+    out = [f"p50 of each sample's {runner.args.single_iters} statements (client-side, "
+           "COMMIT returned), then the median [min – max] over the rounds; the differences "
+           "and ratios are paired, each round's p50 against the same round's baseline.\n"]
+    rows = []
+    for v in variants:
+        s, e = f["p50"].get(v), f["paired"].get(v, {})
+        if not s:
+            continue
+
+        def cell(key, fmt):
+            x = e.get(key)
+            return f"{fmt(x['median'])} [{fmt(x['min'])} – {fmt(x['max'])}]" if x else "–"
+        rows.append([VARIANTS[v], fmt_ms(s["median"]), f"{fmt_ms(s['min'])} – {fmt_ms(s['max'])}",
+                     cell("minus_none_ms", lambda x: f"{x:+.3f}"),
+                     cell("x_noop", lambda x: f"{x:.2f}")])
+    out.append(common.table(["variant", "p50 ms, median", "[min – max]",
+                             "− no trigger, ms (per round)", "× noop C trigger (per round)"],
+                            rows))
+    out.append("")
+    for v, w in f["worker_cpu"].items():
+        if w is None:
+            out.append(f"- {VARIANTS[v]}: worker CPU per batch not measurable (no /proc access "
+                       "to the worker, or no batches).")
+            continue
+        pr = w["per_round_us_per_batch"]
+        out.append(f"- {VARIANTS[v]}: the worker's process CPU time (/proc, {w['cpu_s']:.2f} s) "
+                   f"over its {w['batches']:,} batches for {runner.args.single_iters} more "
+                   "1-row UPDATEs of this variant alone per round = "
+                   f"**{w['us_per_batch']:.0f} µs per batch** (per round {pr['median']:.0f} "
+                   f"[{pr['min']:.0f} – {pr['max']:.0f}]; /proc counts in clock ticks of "
+                   f"{1e3 / os.sysconf('SC_CLK_TCK'):.0f} ms); {w['xacts_per_batch']:.2f} "
+                   f"transactions and {w['bumps_per_batch']:.2f} pair bumps per batch.")
+    out.append("")
     return "\n".join(out)
 
 
@@ -196,6 +318,9 @@ def main():
     p.add_argument("--rows", type=int, default=10000, help="rows per table (default 10000)")
     p.add_argument("--single-iters", type=int, default=500,
                    help="1-row UPDATEs per update_one sample (default 500)")
+    p.add_argument("--single-block", type=int, default=50,
+                   help="update_one statements a variant runs before the next variant's "
+                        "(default 50)")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
                    help=f"comma-separated, from {','.join(VARIANTS)} (default %(default)s)")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
@@ -212,8 +337,8 @@ def main():
     for w in workloads:
         if w not in WORKLOADS:
             p.error(f"unknown workload {w!r}")
-    if args.rounds < 1 or args.rows < 3 or args.single_iters < 1:
-        p.error("--rounds, --single-iters must be >= 1 and --rows >= 3")
+    if args.rounds < 1 or args.rows < 3 or args.single_iters < 1 or args.single_block < 1:
+        p.error("--rounds, --single-iters, --single-block must be >= 1 and --rows >= 3")
 
     shown = []
     skip = False
@@ -247,8 +372,14 @@ def main():
         timed = r >= args.warmup
         # Round-robin, the starting variant rotated each round.
         order = variants[r % len(variants):] + variants[:r % len(variants)]
+        runner.timed = timed
         for w in workloads:
             fn = getattr(runner, w)
+            if w == "update_one":   # interleaved within the round, in blocks
+                for v, ms in fn(order, admin).items():
+                    if timed:
+                        results[w][v].append(ms)
+                continue
             for v in order:
                 ms = fn(v, admin)
                 if timed:
@@ -265,9 +396,11 @@ def main():
           f"round-robin with the start rotated each round; VACUUM + CHECKPOINT between rounds; "
           f"every statement its own committed transaction; client-side wall time. "
           f"Run time {time.time() - started:.0f}s.\n")
-    print(report(results, variants, workloads, args))
-    common.write_json(args.json, {w: {v: common.summary(results[w][v]) for v in variants}
-                                  for w in workloads})
+    print(report(results, variants, workloads, args, runner))
+    figures = {w: {v: common.summary(results[w][v]) for v in variants} for w in workloads}
+    if "update_one" in workloads:
+        figures["update_one_stats"] = update_one_figures(runner, variants)
+    common.write_json(args.json, figures)
 
 
 if __name__ == "__main__":
