@@ -28,11 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load(d, name):
-    p = os.path.join(d, name + ".json")
-    if not os.path.exists(p):
-        return None
-    with open(p) as f:
-        return json.load(f)
+    return c.load_result(d, name)
 
 
 def section(d, name):

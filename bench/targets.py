@@ -15,11 +15,7 @@ import common as c
 
 
 def load(d, name):
-    p = os.path.join(d, name + ".json")
-    if not os.path.exists(p):
-        return None
-    with open(p) as f:
-        return json.load(f)
+    return c.load_result(d, name)
 
 
 def load_round(path):

@@ -2,6 +2,7 @@
 // current transaction like a trigger's and applied at its commit (nothing on
 // rollback). They are recorded even with fraiseql_cache.enabled = off: that
 // is how a maintenance window ends.
+#include "pg_fraiseql_cache/domain_names.hpp"
 #include "pg_fraiseql_cache/catalog.hpp"
 #include "pg_fraiseql_cache/pending.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
@@ -21,13 +22,8 @@ uint32_t manual_domain(FunctionCallInfo fcinfo, int arg) {
                         errhint("Pass a domain name such as 'contract'.")));
     text *domain = PG_GETARG_TEXT_PP(arg);
     int len = VARSIZE_ANY_EXHDR(domain);
-    if (len == 0 || len > int(kDomainMaxBytes))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("cache domain must be 1 to 63 bytes long"),
-                        errdetail("The domain given is %d bytes long.", len),
-                        errhint("Domains are names such as 'contract'; "
-                                "fraiseql_cache.tracked_tables lists the domains of tracked "
-                                "tables.")));
+    if (!domain_name_ok(std::size_t(len)))
+        raise_bad_domain_name(std::size_t(len));
     if (RecoveryInProgress())
         ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
                         errmsg("cannot bump cache versions during recovery"),

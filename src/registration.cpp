@@ -17,6 +17,7 @@
 //
 // C-style code: errors propagate as PostgreSQL errors; nothing here owns C++
 // resources.
+#include "pg_fraiseql_cache/domain_names.hpp"
 #include "pg_fraiseql_cache/catalog.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/pending.hpp"
@@ -118,9 +119,7 @@ void claim_or_check(const char *domain, Oid table_owner, Oid caller, const char 
 DomainName domain_arg(text *t) {
     DomainName domain;
     if (!DomainName::from(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), &domain))
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("cache domain must be 1 to 63 bytes long"),
-                        errhint("Domains are names such as 'contract'.")));
+        raise_bad_domain_name(VARSIZE_ANY_EXHDR(t));
     return domain;
 }
 

@@ -11,6 +11,7 @@
 // column makes the domain global. Cached per trigger OID: a partition has its
 // own clone of the trigger (and maybe its own attribute number for the same
 // column name); a relcache invalidation of the relation drops its entries.
+#include "pg_fraiseql_cache/domain_names.hpp"
 #include "pg_fraiseql_cache/catalog.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/pending.hpp"
@@ -68,7 +69,7 @@ TriggerTarget *build_target(TriggerData *td) {
                                 "again.")));
     const char *domain = trigger->tgargs[0];
     size_t domain_len = strlen(domain);
-    if (domain_len == 0 || domain_len > kDomainMaxBytes)
+    if (!domain_name_ok(domain_len))
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("cache domain \"%s\" must be 1 to %d bytes long", domain,
                                int(kDomainMaxBytes)),

@@ -7,6 +7,7 @@
 // shared memory, the answer comes from fraiseql_cache.domain_version
 // instead; on a standby the replayed table is never ahead of the replayed
 // data.
+#include "pg_fraiseql_cache/domain_names.hpp"
 #include "pg_fraiseql_cache/boundary.hpp"
 #include "pg_fraiseql_cache/guc.hpp"
 #include "pg_fraiseql_cache/shared_state.hpp"
@@ -89,18 +90,14 @@ bool wait_until_served() {
     });
 }
 
-void check_domain(const char *domain, std::size_t len) {
-    if (len == 0 || len > kDomainMaxBytes)
-        throw SqlError(ERRCODE_INVALID_PARAMETER_VALUE,
-                       "cache domain must be 1 to 63 bytes long",
-                       "Domains are names such as 'contract'; fraiseql_cache.tracked_tables "
-                       "lists the domains of tracked tables.",
-                       "The domain given is " + std::to_string(len) + " bytes long.");
-    (void)domain;
+// Only a bad name pays for pg_call(): this runs on every read.
+void check_domain(std::size_t len) {
+    if (!domain_name_ok(len))
+        pg_call([&] { raise_bad_domain_name(len); });
 }
 
 uint64_t read_version(const TenantId &requested, const char *domain, std::size_t len) {
-    check_domain(domain, len);
+    check_domain(len);
     SharedState *st = shared.state;
     if (RecoveryInProgress()) {
         if (!standby::serves_here())

@@ -113,6 +113,8 @@ constexpr long kIdleFlushMs = 5;
 // Longest a group of early-published batches stays open (persist_group()):
 // their notifications wait this long at most.
 constexpr long kGroupUs = 2000;
+// How long an open group waits for the next commit.
+constexpr long kLingerMs = 1;
 using plan::kCrashRaise;
 using plan::kMaxBatchSlots;
 using plan::DomainRef;
@@ -590,6 +592,41 @@ void Worker::stamp(std::vector<persistence::VersionRow> &rows) {
 // and announced together, one row and one notification per pair, and their
 // ring positions released. A worker that dies before the commit leaves them
 // all below `published`, for its successor to persist (step()).
+// Whether a group may take a further batch: nothing a batch of its own must
+// handle (a reset, changed rules, a dropped extension) is pending.
+bool Worker::group_may_grow(uint64_t rules_generation) const {
+    return !leaving() && !ShutdownRequestPending && !extension_may_have_changed &&
+           rules_cached_ && rules_generation_ == rules_generation &&
+           atomics::load_acquire(&state_->rules_generation) == rules_generation &&
+           atomics::load_acquire(&state_->rules_inflight) == 0 &&
+           atomics::load_acquire(&state_->overflow_requested) ==
+               atomics::load_acquire(&state_->overflow_served);
+}
+
+// Whether ring position `end` holds a slot, waiting for one (the latch is
+// set by each commit) while the group is younger than kGroupUs and for at
+// most kLingerMs since the last, unless a committer waits for domain_version.
+// Sequential commits of one session arrive a round trip apart: lingering
+// lets them share one persisting transaction.
+bool Worker::next_batch_arrives(uint64_t end, TimestampTz opened) {
+    RingSlot slot;
+    const TimestampTz since = GetCurrentTimestamp();
+    for (;;) {
+        if (shared.ring.read(end, &slot))
+            return true;
+        const TimestampTz now = GetCurrentTimestamp();
+        if (TimestampDifferenceExceeds(opened, now, kGroupUs / 1000) ||
+            TimestampDifferenceExceeds(since, now, kLingerMs) || ShutdownRequestPending ||
+            shared.waiters.any_persisted())
+            return false;
+        pg_call([] {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, kLingerMs,
+                            PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+        });
+    }
+}
+
 bool Worker::persist_group(const plan::BatchPlan &first,
                            const std::vector<persistence::VersionRow> &rows,
                            const plan::Outcome &outcome, uint64_t start, uint64_t end,
@@ -598,15 +635,8 @@ bool Worker::persist_group(const plan::BatchPlan &first,
     group.add(rows, outcome);
     uint64_t cascaded = first.cascaded();
     const TimestampTz opened = GetCurrentTimestamp();
-    RingSlot slot;
-    while (end - start < kMaxBatchSlots && !leaving() && !ShutdownRequestPending &&
-           shared.ring.read(end, &slot) && !extension_may_have_changed &&
-           rules_cached_ && rules_generation_ == rules_generation &&
-           atomics::load_acquire(&state_->rules_generation) == rules_generation &&
-           atomics::load_acquire(&state_->rules_inflight) == 0 &&
-           atomics::load_acquire(&state_->overflow_requested) ==
-               atomics::load_acquire(&state_->overflow_served) &&
-           !TimestampDifferenceExceeds(opened, GetCurrentTimestamp(), kGroupUs / 1000)) {
+    while (end - start < kMaxBatchSlots && group_may_grow(rules_generation) &&
+           next_batch_arrives(end, opened)) {
         plan::BatchPlan next(domains_, atomics::load_acquire(&state_->floor));
         const uint64_t next_end = drain(next, end, start + kMaxBatchSlots);
         next.expand_cascades(rules_);

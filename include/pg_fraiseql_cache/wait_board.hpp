@@ -63,6 +63,14 @@ class WaitBoard {
         }
     }
 
+    // Whether some process waits for a position to be persisted.
+    bool any_persisted() const {
+        for (std::size_t i = 0; i < entries_; i++)
+            if (atomics::load_relaxed(&slots_[i]) & kPersistedBit)
+                return true;
+        return false;
+    }
+
   private:
     static constexpr uint64_t kPersistedBit = uint64_t(1) << 63;
     WaitBoard(uint64_t *slots, std::size_t n) : slots_(slots), entries_(n) {}

@@ -50,6 +50,8 @@ class Worker {
     bool publish_early(const plan::BatchPlan &batch,
                        const std::vector<persistence::VersionRow> &rows,
                        const plan::Outcome &outcome, uint64_t end, bool first_of_group);
+    bool group_may_grow(uint64_t rules_generation) const;
+    bool next_batch_arrives(uint64_t end, TimestampTz opened);
     bool persist_group(const plan::BatchPlan &first,
                        const std::vector<persistence::VersionRow> &rows,
                        const plan::Outcome &outcome, uint64_t start, uint64_t end,

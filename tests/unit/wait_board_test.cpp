@@ -31,8 +31,11 @@ TEST(WaitBoard, WakesExactlyTheWaitersAPositionSatisfies) {
 TEST(WaitBoard, PersistedWaitersWakeWhenTheirPositionIsReleased) {
     std::vector<uint64_t> memory(4, 0);
     WaitBoard board = WaitBoard::create(memory.data(), memory.size());
-    board.announce(0, 10, true);
+    EXPECT_FALSE(board.any_persisted());
     board.announce(1, 10, false);
+    EXPECT_FALSE(board.any_persisted());
+    board.announce(0, 10, true);
+    EXPECT_TRUE(board.any_persisted());
     std::vector<int> woken;
     board.wake_due(10, 9, [&](int p) { woken.push_back(p); });  // published, not yet persisted
     EXPECT_EQ(woken, (std::vector<int>{1}));

@@ -82,6 +82,14 @@ void ListenerSession::ping() {
     dispatch();
 }
 
+void ListenerSession::sync() {
+    {
+        pqxx::nontransaction tx(*conn_);
+        tx.exec("SELECT fraiseql_cache.wait_for_persistence(1000)");
+    }
+    dispatch();
+}
+
 LoadResult ListenerSession::load(const std::vector<PairKey> &pairs) {
     LoadResult r = query_load(*conn_, pairs);
     return r;

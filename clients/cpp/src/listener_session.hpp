@@ -38,6 +38,11 @@ class ListenerSession {
     void dispatch();
     // A round trip ("SELECT 1"); throws if the connection is gone.
     void ping();
+    // A round trip after which the primary has delivered the notification
+    // of every version it had published when the round began (the worker
+    // may publish a batch before the transaction that announces it
+    // commits: fraiseql_cache.wait_for_persistence() waits for that).
+    void sync();
     // current_version() of every pair, and the global domains (one query).
     LoadResult load(const std::vector<PairKey> &pairs);
     // For replica mode's own queries (identity, WAL insert position).

@@ -221,7 +221,7 @@ struct VersionWatcher::Impl {
     // One replay poll: the replica's position, releasing what it has
     // replayed. When an exact lookup waits, it first makes a round trip on
     // the listen connection, after which the primary has delivered every
-    // notification committed before it began.
+    // notification of a version published before it began.
     Lsn poll_replica(detail::ListenerSession &session, detail::ReplicaLink &replica) {
         std::uint64_t n;
         bool deliver;
@@ -233,7 +233,7 @@ struct VersionWatcher::Impl {
             deliver = round_wanted.exchange(false);
         }
         if (deliver) {
-            session.ping();  // dispatches what arrived with it
+            session.sync();  // dispatches what arrived with it
             stamp(session);
             heard();
         }

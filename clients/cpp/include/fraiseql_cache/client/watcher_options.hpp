@@ -48,8 +48,9 @@ struct WatcherOptions {
     std::chrono::milliseconds replay_wait_timeout{100};
     // Exact lookups (replica mode only): every versions() answered locally
     // first waits for a round begun after the call: a round trip on the
-    // listen connection (the primary then has delivered every notification
-    // committed before) and the replica's replay position. A hit then never
+    // listen connection (fraiseql_cache.wait_for_persistence(): the primary
+    // then has delivered the notification of every version it had
+    // published before) and the replica's replay position. A hit then never
     // serves data older than a commit that had returned and that the
     // replica had replayed before the lookup. Costs about two round trips of
     // latency per lookup (one round serves every lookup waiting for it).
