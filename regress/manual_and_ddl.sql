@@ -59,6 +59,7 @@ DELETE FROM fraiseql_cache.cascade_rules;
 SELECT tenant_id, domain, version = v(tenant_id, domain) AS live
   FROM fraiseql_cache.v_domain_versions
  WHERE domain = 'contract' AND tenant_id IN (:t1, :t2, :t3, :all) ORDER BY tenant_id;
+SELECT fraiseql_cache.wait_for_persistence() AS persisted;
 SELECT count(*) = (SELECT count(*) FROM fraiseql_cache.domain_version) AS all_pairs_listed
   FROM fraiseql_cache.v_domain_versions;
 SELECT table_schema, table_name, domain, tenant_column, table_exists, trigger_enabled

@@ -2,7 +2,8 @@
 -- all-tenants pair with every bump, nothing on rollback, shared memory and
 -- domain_version in agreement. Every statement runs in its own transaction
 -- (psql autocommit); with wait_for_bump = on a version read right after
--- COMMIT already shows the bump.
+-- COMMIT already shows the bump; domain_version follows with the worker's
+-- transaction, which wait_for_persistence() waits for.
 SET search_path = regress, public;
 \set t1 '''00000000-0000-0000-0000-000000000001'''
 \set t2 '''00000000-0000-0000-0000-000000000002'''
@@ -41,7 +42,8 @@ SELECT * FROM bumps();
 SELECT snapshot();
 UPDATE tv_contract SET name = name || '!';
 SELECT * FROM bumps();
--- domain_version agrees with shared memory.
+-- domain_version agrees with shared memory once persisted.
+SELECT fraiseql_cache.wait_for_persistence() AS persisted;
 SELECT dv.tenant_id, dv.version = fraiseql_cache.current_version(dv.tenant_id, dv.domain) AS agrees
   FROM fraiseql_cache.domain_version dv
  WHERE dv.domain = 'contract' AND dv.tenant_id IN (:t1, :t2, :t3, :all) ORDER BY 1;
@@ -147,6 +149,8 @@ SELECT * FROM expect_error('SELECT fraiseql_cache.current_version(''00000000-000
 SELECT * FROM expect_error('SELECT fraiseql_cache.current_version(''00000000-0000-0000-0000-000000000001'', '''')');
 SELECT * FROM expect_error('SELECT fraiseql_cache.current_version(''00000000-0000-0000-0000-000000000001'', repeat(''x'', 64))');
 SELECT * FROM expect_error('SELECT fraiseql_cache.current_versions(''00000000-0000-0000-0000-000000000001'', NULL)');
+SELECT * FROM expect_error('SELECT fraiseql_cache.wait_for_persistence(-1)');
+SELECT * FROM expect_error('SELECT fraiseql_cache.wait_for_persistence(NULL)');
 SELECT * FROM expect_error('SELECT fraiseql_cache.current_versions(''00000000-0000-0000-0000-000000000001'', ARRAY[''contract'', NULL])');
 SELECT * FROM expect_error('SELECT fraiseql_cache.current_version(''not-a-uuid'', ''contract'')');
 SELECT * FROM expect_error('SELECT fraiseql_cache.track_row()');

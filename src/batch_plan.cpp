@@ -204,7 +204,6 @@ Outcome BatchPlan::finish(const std::vector<VersionRow> &stored) const {
         out.announcements.push_back(
             notify::Announcement{r.tenant, r.domain, r.version, announced_floor});
     }
-    out.notify_only_from = out.announcements.size();
     for (const PairKey &k : notify_only_) {
         DomainRef d = DomainRef::from_key(k.domain_id);
         out.announcements.push_back(
@@ -224,7 +223,8 @@ std::string PersistGroup::key(const DomainName &domain, const TenantId &tenant) 
     return k;
 }
 
-void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outcome) {
+void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outcome,
+                       uint64_t lsn) {
     batches_++;
     for (const VersionRow &r : rows) {
         auto [it, fresh] = row_at_.try_emplace(key(r.domain, r.tenant), rows_.size());
@@ -238,13 +238,9 @@ void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outco
         held.version = r.version;
         held.last_modified = r.last_modified;
     }
-    for (std::size_t i = outcome.notify_only_from; i < outcome.announcements.size(); i++) {
-        const notify::Announcement &a = outcome.announcements[i];
-        auto [it, fresh] = notify_at_.try_emplace(key(a.domain, a.tenant), notify_only_.size());
-        if (fresh)
-            notify_only_.push_back(a);
-        else
-            notify_only_[it->second] = a;
+    for (notify::Announcement a : outcome.announcements) {
+        a.lsn = lsn;
+        announcements_.push_back(a);
     }
     for (const VersionRow &f : outcome.quiet_floors) {
         auto [it, fresh] = quiet_at_.try_emplace(key(f.domain, TenantId::all()), quiet_.size());
@@ -253,17 +249,6 @@ void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outco
         else
             quiet_[it->second].version = std::max(quiet_[it->second].version, f.version);
     }
-}
-
-std::vector<notify::Announcement> PersistGroup::announcements() const {
-    std::vector<notify::Announcement> out;
-    out.reserve(rows_.size() + notify_only_.size());
-    for (const VersionRow &r : rows_)
-        out.push_back(notify::Announcement{r.tenant, r.domain, r.version, 0});
-    for (const notify::Announcement &a : notify_only_)
-        if (row_at_.count(key(a.domain, a.tenant)) == 0)
-            out.push_back(a);
-    return out;
 }
 
 }  // namespace fraiseql_cache::plan

@@ -62,9 +62,10 @@ uint64_t send(const std::vector<Announcement> &announcements) {
         // Every transaction this batch counts committed before it was
         // drained, so its commit record lies below this position: a standby
         // that has replayed past it shows their data (client replica mode).
-        XLogRecPtr at = GetXLogInsertRecPtr();
-        char lsn[32];
-        snprintf(lsn, sizeof lsn, "%X/%X", uint32(at >> 32), uint32(at));
+        const XLogRecPtr at = GetXLogInsertRecPtr();
+        char queued_lsn[32];
+        snprintf(queued_lsn, sizeof queued_lsn, "%X/%X", uint32(at >> 32), uint32(at));
+        char own_lsn[32];
         uint64_t sent = 0;
         StringInfoData one;
         StringInfoData batch;
@@ -73,6 +74,11 @@ uint64_t send(const std::vector<Announcement> &announcements) {
         bool as_array = settings.notify_format == int(NotifyFormat::kArray);
         for (const Announcement &a : announcements) {
             resetStringInfo(&one);
+            const char *lsn = queued_lsn;
+            if (a.lsn != 0) {
+                snprintf(own_lsn, sizeof own_lsn, "%X/%X", uint32(a.lsn >> 32), uint32(a.lsn));
+                lsn = own_lsn;
+            }
             append_object(&one, a, lsn);
             if (!as_array) {
                 Async_Notify(channel, one.data);

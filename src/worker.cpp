@@ -632,7 +632,7 @@ bool Worker::persist_group(const plan::BatchPlan &first,
                            const plan::Outcome &outcome, uint64_t start, uint64_t end,
                            uint64_t rules_generation) {
     plan::PersistGroup group;
-    group.add(rows, outcome);
+    group.add(rows, outcome, published_lsn_);
     uint64_t cascaded = first.cascaded();
     const TimestampTz opened = GetCurrentTimestamp();
     while (end - start < kMaxBatchSlots && group_may_grow(rules_generation) &&
@@ -647,7 +647,7 @@ bool Worker::persist_group(const plan::BatchPlan &first,
         const plan::Outcome more_outcome = next.finish(more);
         if (!publish_early(next, more, more_outcome, next_end, false))
             break;
-        group.add(more, more_outcome);
+        group.add(more, more_outcome, published_lsn_);
         cascaded += next.cascaded();
         count(&Counters::batches);
         count(&Counters::bumps, more.size());

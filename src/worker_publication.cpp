@@ -278,6 +278,9 @@ bool Worker::publish_early(const plan::BatchPlan &batch,
         flush_previous_batch();
     if (!log_for_standbys(batch, {}, rows, outcome))
         return false;
+    // Above the batch's commits and its standby record: what its
+    // notifications will carry (persist_group()).
+    published_lsn_ = pg_call([] { return GetXLogInsertRecPtr(); });
     publish(rows);
     publish_floors(outcome);
     remember(batch, rows);

@@ -103,31 +103,33 @@ struct Outcome {
     std::vector<persistence::VersionRow> new_floors;
     // A global domain's floor following its one version (not announced).
     std::vector<persistence::VersionRow> quiet_floors;
-    // The stored rows' announcements, then (from this index) those of
-    // notify-only cascade targets.
+    // The stored rows' announcements, then those of notify-only targets.
     std::vector<notify::Announcement> announcements;
-    std::size_t notify_only_from = 0;
 };
 
 // Batches published before they are persisted (pairs only), persisted in
 // one transaction: one row per pair at its latest version with the steps
 // summed (so the upsert moves each row from what it held before the group),
-// one announcement per pair, one quiet floor per domain.
+// one quiet floor per domain, and every batch's announcements as they are,
+// each with the position of its batch's publication: a client on a replica
+// applies a version once the replica has replayed its batch, so no version
+// in between may be left out.
 class PersistGroup {
   public:
-    void add(const std::vector<persistence::VersionRow> &rows, const Outcome &outcome);
+    // `lsn`: the WAL position at the batch's publication, announced with
+    // its versions (a standby that replayed it has the batch's data).
+    void add(const std::vector<persistence::VersionRow> &rows, const Outcome &outcome,
+             uint64_t lsn);
     const std::vector<persistence::VersionRow> &rows() const { return rows_; }
     const std::vector<persistence::VersionRow> &quiet_floors() const { return quiet_; }
-    // Every pair's latest version, then notify-only targets no row covers.
-    std::vector<notify::Announcement> announcements() const;
+    const std::vector<notify::Announcement> &announcements() const { return announcements_; }
     std::size_t batches() const { return batches_; }
 
   private:
     static std::string key(const DomainName &domain, const TenantId &tenant);
     std::vector<persistence::VersionRow> rows_;
     std::unordered_map<std::string, std::size_t> row_at_;
-    std::vector<notify::Announcement> notify_only_;
-    std::unordered_map<std::string, std::size_t> notify_at_;
+    std::vector<notify::Announcement> announcements_;
     std::vector<persistence::VersionRow> quiet_;
     std::unordered_map<std::string, std::size_t> quiet_at_;
     std::size_t batches_ = 0;

@@ -15,12 +15,16 @@ struct Announcement {
     // Non-zero on the all-tenants pair of a whole-domain bump: every tenant
     // of the domain now reads at least this ("domain_floor" in the payload).
     uint64_t domain_floor;
+    // The "lsn" to announce: the WAL insert position when the version was
+    // published (a batch published before it is persisted); 0: the
+    // position when the announcement is queued.
+    uint64_t lsn = 0;
 };
 
 // Queues the notifications in the current transaction, each carrying
-// "lsn": the WAL insert position when they were queued, above the commit
-// record of every transaction they count (delivered when it
-// commits). Returns how many were queued; 0 when notify is off, or when the
+// "lsn": its own position (Announcement::lsn) or the WAL insert position
+// when they were queued; either lies above the commit record of every
+// transaction the version counts (delivered when it commits). Returns how many were queued; 0 when notify is off, or when the
 // notification queue is nearly full (they are hints: a listener that missed
 // them resynchronises by reading versions).
 uint64_t send(const std::vector<Announcement> &announcements);

@@ -91,6 +91,7 @@ class Worker {
     SharedState *state_ = shared.state;
     WorkerDomains domains_;
     XLogRecPtr previous_batch_end_ = InvalidXLogRecPtr;
+    XLogRecPtr published_lsn_ = InvalidXLogRecPtr;  // at the last early publication
     TimestampTz last_heartbeat_ = 0;
     TimestampTz last_spill_warning_ = 0;
     uint64_t refused_since_warning_ = 0;

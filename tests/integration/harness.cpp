@@ -274,6 +274,8 @@ long long persisted_version(pqxx::connection &c, const std::string &tenant,
 }
 
 std::map<PairKey, long long> all_current_versions(pqxx::connection &c) {
+    // Every pair published so far has its row (they are listed from the table).
+    wait_for_persistence(c);
     pqxx::nontransaction tx(c);
     pqxx::result r = tx.exec(
         "SELECT tenant_id::text, domain, fraiseql_cache.current_version(tenant_id, domain) "

@@ -82,7 +82,8 @@ std::map<PairKey, long long> persisted_versions(pqxx::connection &c);
 // One row of domain_version; -1 when there is none.
 long long persisted_version(pqxx::connection &c, const std::string &tenant,
                             const std::string &domain);
-// current_version() of every pair in domain_version, in one query.
+// current_version() of every pair in domain_version, in one query, once the
+// table holds every pair published so far (wait_for_persistence()).
 std::map<PairKey, long long> all_current_versions(pqxx::connection &c);
 // "(tenant, domain)", for messages.
 std::string describe(const PairKey &k);

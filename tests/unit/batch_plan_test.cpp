@@ -388,8 +388,9 @@ TEST(PersistGroup, OneRowPerPairAtItsLatestVersionWithTheStepsSummed) {
     PersistGroup group;
     BatchPlan first(domains, 100);
     first.add_slot(slot("a", tenant(1), kSlotCountsForAll));
+    first.add_slot(slot("b", tenant(3), kSlotCountsForAll));
     std::vector<VersionRow> rows1 = first.proposed();
-    group.add(rows1, first.finish(rows1));
+    group.add(rows1, first.finish(rows1), 1000);
     // Published: the next batch plans from what the first one published.
     domains.hold("a", 1, 501);
     domains.hold("a", kAll, 101);
@@ -397,11 +398,13 @@ TEST(PersistGroup, OneRowPerPairAtItsLatestVersionWithTheStepsSummed) {
     second.add_slot(slot("a", tenant(1), kSlotCountsForAll));
     second.add_slot(slot("a", tenant(2), kSlotCountsForAll));
     std::vector<VersionRow> rows2 = second.proposed();
-    group.add(rows2, second.finish(rows2));
+    group.add(rows2, second.finish(rows2), 2000);
     EXPECT_EQ(group.batches(), 2u);
-    ASSERT_EQ(group.rows().size(), 3u);
+    ASSERT_EQ(group.rows().size(), 5u);
     for (const VersionRow &r : group.rows()) {
-        if (r.tenant == tenant(1)) {
+        if (std::string(r.domain.bytes) == "b") {
+            EXPECT_EQ(r.step, 1u);
+        } else if (r.tenant == tenant(1)) {
             EXPECT_EQ(r.version, 502u);
             EXPECT_EQ(r.step, 2u);  // version - step = what the table held before the group
         } else if (r.tenant.is_all()) {
@@ -412,34 +415,38 @@ TEST(PersistGroup, OneRowPerPairAtItsLatestVersionWithTheStepsSummed) {
             EXPECT_EQ(r.step, 1u);
         }
     }
-    EXPECT_EQ(group.announcements().size(), 3u);
+    // Every batch's announcements, each with its batch's position: a replica
+    // client applies each version once its batch is replayed.
+    ASSERT_EQ(group.announcements().size(), 7u);
+    for (std::size_t i = 0; i < group.announcements().size(); i++)
+        EXPECT_EQ(group.announcements()[i].lsn, i < 4 ? 1000u : 2000u) << i;
+    uint64_t t1_versions = 0;
+    for (const notify::Announcement &a : group.announcements())
+        if (a.tenant == tenant(1))
+            t1_versions = t1_versions * 1000 + a.version;
+    EXPECT_EQ(t1_versions, 501u * 1000 + 502u);  // 501 then 502: none left out
 }
 
-TEST(PersistGroup, NotifyOnlyTargetsOnceAndNotWhenBumped) {
+TEST(PersistGroup, NotifyOnlyTargetsAreAnnouncedWithTheirBatch) {
     FakeDomains domains(10);
     CascadeRules rules;
     rules.assign({RuleRow{name_of("a"), name_of("watch"), false}});
     PersistGroup group;
-    for (int i = 0; i < 2; i++) {
+    for (uint64_t lsn : {100u, 200u}) {
         BatchPlan b(domains, 10);
         b.add_slot(slot("a", tenant(1), kSlotCountsForAll));
         b.expand_cascades(rules);
         std::vector<VersionRow> rows = b.proposed();
-        group.add(rows, b.finish(rows));
+        group.add(rows, b.finish(rows), lsn);
     }
     int watch = 0;
     for (const notify::Announcement &a : group.announcements())
-        watch += std::string(a.domain.bytes) == "watch" ? 1 : 0;
-    EXPECT_EQ(watch, 2);  // (1, watch) and (all, watch), once each
-    // A third batch bumps (1, watch) itself: its notify-only announcement goes.
-    BatchPlan b(domains, 10);
-    b.add_slot(slot("watch", tenant(1), 0));
-    std::vector<VersionRow> rows = b.proposed();
-    group.add(rows, b.finish(rows));
-    int watch_one = 0;
-    for (const notify::Announcement &a : group.announcements())
-        watch_one += (std::string(a.domain.bytes) == "watch" && a.tenant == tenant(1)) ? 1 : 0;
-    EXPECT_EQ(watch_one, 1);
+        if (std::string(a.domain.bytes) == "watch") {
+            watch++;
+            EXPECT_EQ(a.version, 10u);  // announced, not bumped
+        }
+    EXPECT_EQ(watch, 4);  // (1, watch) and (all, watch) with each batch
+    EXPECT_EQ(group.rows().size(), 2u);  // only the bumped pairs are persisted
 }
 
 TEST(PersistGroup, OneQuietFloorPerDomainAtTheHighestVersion) {
@@ -451,7 +458,7 @@ TEST(PersistGroup, OneQuietFloorPerDomainAtTheHighestVersion) {
         BatchPlan b(domains, 10);
         b.add_slot(slot("country", TenantId::all(), kSlotGlobal | kSlotCountsForAll));
         std::vector<VersionRow> rows = b.proposed();
-        group.add(rows, b.finish(rows));
+        group.add(rows, b.finish(rows), 0);
     }
     ASSERT_EQ(group.quiet_floors().size(), 1u);
     EXPECT_EQ(group.quiet_floors()[0].version, 12u);
