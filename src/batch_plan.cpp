@@ -223,9 +223,7 @@ std::string PersistGroup::key(const DomainName &domain, const TenantId &tenant) 
     return k;
 }
 
-void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outcome,
-                       uint64_t lsn) {
-    batches_++;
+void PersistGroup::merge(const std::vector<VersionRow> &rows) {
     for (const VersionRow &r : rows) {
         auto [it, fresh] = row_at_.try_emplace(key(r.domain, r.tenant), rows_.size());
         if (fresh) {
@@ -237,6 +235,19 @@ void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outco
         held.step += r.step;
         held.version = r.version;
         held.last_modified = r.last_modified;
+    }
+}
+
+void PersistGroup::add(const std::vector<VersionRow> &rows, const Outcome &outcome,
+                       uint64_t lsn) {
+    // A group of one batch (a large transaction, say) needs no index.
+    if (batches_++ == 0) {
+        rows_ = rows;
+    } else {
+        if (row_at_.empty())
+            for (std::size_t i = 0; i < rows_.size(); i++)
+                row_at_.emplace(key(rows_[i].domain, rows_[i].tenant), i);
+        merge(rows);
     }
     for (notify::Announcement a : outcome.announcements) {
         a.lsn = lsn;

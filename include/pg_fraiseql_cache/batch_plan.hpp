@@ -127,6 +127,7 @@ class PersistGroup {
 
   private:
     static std::string key(const DomainName &domain, const TenantId &tenant);
+    void merge(const std::vector<persistence::VersionRow> &rows);
     std::vector<persistence::VersionRow> rows_;
     std::unordered_map<std::string, std::size_t> row_at_;
     std::vector<notify::Announcement> announcements_;
