@@ -515,6 +515,7 @@ bool Worker::step() {
 
     plan::BatchPlan batch(domains_, atomics::load_acquire(&state_->floor));
     const uint64_t end = drain(batch, start, replay ? published : start + kMaxBatchSlots);
+    note_handoff(batch.oldest_handoff());
     if (end == start && !reset) {
         idle_check();
         return false;
@@ -592,6 +593,15 @@ void Worker::stamp(std::vector<persistence::VersionRow> &rows) {
 // and announced together, one row and one notification per pair, and their
 // ring positions released. A worker that dies before the commit leaves them
 // all below `published`, for its successor to persist (step()).
+// Whether commits stream in: this batch's first came less than kLingerMs
+// after the previous batch's.
+void Worker::note_handoff(int64_t handoff) {
+    if (handoff == 0)
+        return;
+    commits_streaming_ = last_handoff_ != 0 && handoff - last_handoff_ < kLingerMs * 1000;
+    last_handoff_ = handoff;
+}
+
 // Whether a group may take a further batch: nothing a batch of its own must
 // handle (a reset, changed rules, a dropped extension) is pending.
 bool Worker::group_may_grow(uint64_t rules_generation) const {
@@ -603,17 +613,21 @@ bool Worker::group_may_grow(uint64_t rules_generation) const {
                atomics::load_acquire(&state_->overflow_served);
 }
 
-// Whether ring position `end` holds a slot, waiting for one (the latch is
-// set by each commit) while the group is younger than kGroupUs and for at
-// most kLingerMs since the last, unless a committer waits for domain_version.
-// Sequential commits of one session arrive a round trip apart: lingering
-// lets them share one persisting transaction.
+// Whether ring position `end` holds a slot. While commits stream in (the
+// last two batches' commits came less than kLingerMs apart: sequential
+// commits of one session arrive a round trip apart) it waits for one (the
+// latch is set by each commit) while the group is younger than kGroupUs and
+// for at most kLingerMs, unless a committer waits for domain_version, so
+// that they share one persisting transaction. Sparse commits do not wait:
+// their notifications go out at once.
 bool Worker::next_batch_arrives(uint64_t end, TimestampTz opened) {
     RingSlot slot;
     const TimestampTz since = GetCurrentTimestamp();
     for (;;) {
         if (shared.ring.read(end, &slot))
             return true;
+        if (!commits_streaming_)
+            return false;
         const TimestampTz now = GetCurrentTimestamp();
         if (TimestampDifferenceExceeds(opened, now, kGroupUs / 1000) ||
             TimestampDifferenceExceeds(since, now, kLingerMs) || ShutdownRequestPending ||
@@ -648,6 +662,7 @@ bool Worker::persist_group(const plan::BatchPlan &first,
         if (!publish_early(next, more, more_outcome, next_end, false))
             break;
         group.add(more, more_outcome, published_lsn_);
+        note_handoff(next.oldest_handoff());
         cascaded += next.cascaded();
         count(&Counters::batches);
         count(&Counters::bumps, more.size());

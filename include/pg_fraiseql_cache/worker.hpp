@@ -52,6 +52,9 @@ class Worker {
                        const plan::Outcome &outcome, uint64_t end, bool first_of_group);
     bool group_may_grow(uint64_t rules_generation) const;
     bool next_batch_arrives(uint64_t end, TimestampTz opened);
+    void note_handoff(int64_t handoff);
+    int64_t last_handoff_ = 0;  // TimestampTz of the last batch's oldest commit
+    bool commits_streaming_ = false;
     bool persist_group(const plan::BatchPlan &first,
                        const std::vector<persistence::VersionRow> &rows,
                        const plan::Outcome &outcome, uint64_t start, uint64_t end,
