@@ -158,9 +158,10 @@ READING = """## Reading the numbers
   PostgreSQL's trigger machinery, not pg_fraiseql_cache. On COPY it also shows the loss of
   multi-insert batching that every BEFORE ROW INSERT trigger causes.
 - pg_fraiseql_cache's COMMIT waits (`fraiseql_cache.wait_for_bump`, on by default) for the
-  worker to persist and publish the transaction's bumps. With serial commits that is one
-  worker transaction per commit, which dominates the 1-row UPDATE in the write-cost table;
-  the concurrency and lag sections show the setting on and off.
+  worker to publish the transaction's bumps in shared memory: a wake-up of the worker, its
+  planning and publication, and the committer's own wake-up (a batch that only bumps pairs is
+  persisted after it is published, with the batches that follow it closely); the
+  concurrency and lag sections show the setting on and off.
 - On two cores the background worker competes with the writers for CPU: its time per bump
   (throughput section) is the price of every bump, whether or not a commit waits for it.
 - The 1-row UPDATE targets compare p50s: each round runs every variant's 500 statements
