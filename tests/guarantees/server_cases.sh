@@ -147,7 +147,8 @@ heard=$(grep -c "\"tenant_id\": \"$T1\", \"domain\": \"g\", \"version\": $publis
 # domain_version holds the bump, here after the next worker persisted it.
 q -c "SELECT setval('public.fail_once', 1, false)" >/dev/null
 before_p=$(ver $T1 g)
-q -c "SET fraiseql_cache.wait_for_bump = persisted; UPDATE tv_g SET n = n + 1 WHERE id = 1"
+# The wait outlasts the failed worker's restart (bgw_restart_time, 1 s).
+q -c "SET fraiseql_cache.wait_for_bump = persisted; SET fraiseql_cache.wait_timeout_ms = 20000; UPDATE tv_g SET n = n + 1 WHERE id = 1"
 table_p=$(q -c "SELECT coalesce(max(version), 0) FROM fraiseql_cache.domain_version WHERE tenant_id = '$T1' AND domain = 'g'")
 failed_again=$(q -c "SELECT nextval('public.fail_once') > 2")
 q -c "DROP TRIGGER fail_once ON fraiseql_cache.domain_version; DROP FUNCTION public.fail_once(); DROP SEQUENCE public.fail_once"
