@@ -35,12 +35,16 @@ void Worker::load_owners() {
 // Superusers' domains (owner 0) are not bounded; domains without an owner
 // (bumped only by hand) share one bound.
 bool Worker::may_store_new(uint32_t id, Oid *bucket) {
+    return !bounded_bucket(id, bucket) ||
+           entries_of_[*bucket] < uint64_t(settings.max_entries_per_role);
+}
+
+// The role whose max_entries_per_role a new pair of domain `id` counts
+// against (*bucket), and whether that bound applies.
+bool Worker::bounded_bucket(uint32_t id, Oid *bucket) const {
     auto it = owner_of_.find(id);
     *bucket = it == owner_of_.end() ? InvalidOid : it->second;
-    if (it != owner_of_.end() && it->second == 0)
-        return true;
-    return settings.max_entries_per_role <= 0 ||
-           entries_of_[*bucket] < uint64_t(settings.max_entries_per_role);
+    return settings.max_entries_per_role > 0 && !(it != owner_of_.end() && it->second == 0);
 }
 
 bool Worker::publish(const std::vector<persistence::VersionRow> &rows, bool only_raise) {
@@ -243,11 +247,8 @@ bool Worker::fits(const std::vector<persistence::VersionRow> &rows) {
         if (shared.versions.lookup(uint32_t(id), r.tenant, &held))
             continue;
         // As may_store_new(), counting this batch's new pairs too.
-        auto owner = owner_of_.find(uint32_t(id));
-        Oid bucket = owner == owner_of_.end() ? InvalidOid : owner->second;
-        bool bounded = settings.max_entries_per_role > 0 &&
-                       !(owner != owner_of_.end() && owner->second == 0);
-        if (bounded &&
+        Oid bucket = InvalidOid;
+        if (bounded_bucket(uint32_t(id), &bucket) &&
             entries_of_[bucket] + ++fresh_of[bucket] > uint64_t(settings.max_entries_per_role))
             return false;
         fresh++;

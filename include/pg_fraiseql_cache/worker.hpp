@@ -107,6 +107,7 @@ class Worker {
     std::unordered_map<Oid, uint64_t> entries_of_;
     void load_owners();
     bool may_store_new(uint32_t id, Oid *bucket);
+    bool bounded_bucket(uint32_t id, Oid *bucket) const;
     uint64_t refused_for_role_ = 0;
     DomainName refused_domain_{};  // a domain whose owner's bound refused pairs
     // cascade_rules as of rules_generation_ (see refresh_rules()).
